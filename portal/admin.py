@@ -1,0 +1,84 @@
+"""Admin for users, local authorities and the read-only audit log."""
+
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+
+from portal import audit
+from portal.models import AuditEvent, ColleagueInvitation, LocalAuthority, User
+
+
+@admin.register(User)
+class UserAdmin(BaseUserAdmin):
+    ordering = ["email"]
+    list_display = ["email", "full_name", "role", "local_authority", "region_code", "is_active"]
+    list_filter = ["role", "is_active", "is_staff"]
+    search_fields = ["email", "full_name"]
+    readonly_fields = ["last_login", "date_joined", "failed_login_count", "locked_until"]
+    fieldsets = [
+        (None, {"fields": ["email", "password", "full_name"]}),
+        ("Role and scope", {"fields": ["role", "local_authority", "region_code"]}),
+        ("Permissions", {"fields": ["is_active", "is_staff", "is_superuser"]}),
+        (
+            "Sign-in",
+            {"fields": ["last_login", "date_joined", "failed_login_count", "locked_until"]},
+        ),
+    ]
+    add_fieldsets = [
+        (
+            None,
+            {
+                "fields": [
+                    "email",
+                    "full_name",
+                    "role",
+                    "local_authority",
+                    "region_code",
+                    "password1",
+                    "password2",
+                ]
+            },
+        ),
+    ]
+
+
+@admin.register(LocalAuthority)
+class LocalAuthorityAdmin(admin.ModelAdmin):
+    list_display = ["name", "gss_code", "region_name"]
+    list_filter = ["region_name"]
+    search_fields = ["name", "gss_code"]
+
+
+@admin.register(ColleagueInvitation)
+class ColleagueInvitationAdmin(admin.ModelAdmin):
+    list_display = ["email", "role", "local_authority", "invited_by", "created_at", "accepted_at"]
+    list_filter = ["role"]
+    search_fields = ["email"]
+    readonly_fields = ["token_hash"]
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    """Administrators read and filter the audit log; nobody edits or deletes it."""
+
+    list_display = ["at", "actor_label", "verb", "object_type", "object_id", "ip_address"]
+    list_filter = ["verb", "object_type", ("at", admin.DateFieldListFilter)]
+    search_fields = ["actor_label", "object_id", "verb"]
+    date_hierarchy = "at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def changelist_view(self, request, extra_context=None):
+        audit.record(
+            verb="audit_log_viewed",
+            request=request,
+            object_type="portal.auditevent",
+            details={"query": request.GET.urlencode()[:500]},
+        )
+        return super().changelist_view(request, extra_context)

@@ -1,0 +1,64 @@
+"""The Celery application; a worker bootstep keeps a heartbeat that /healthz reads."""
+
+import os
+import socket
+
+from celery import Celery, bootsteps
+from celery.signals import worker_ready, worker_shutdown
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+
+app = Celery("portal")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+
+class Heartbeat(bootsteps.StartStopStep):
+    """Write this worker's heartbeat to the database every few seconds while it runs."""
+
+    requires = {"celery.worker.components:Timer"}
+
+    def __init__(self, worker, **kwargs):
+        super().__init__(worker, **kwargs)
+        self.tref = None
+
+    def start(self, worker):
+        from django.conf import settings
+
+        self.hostname = worker.hostname or socket.gethostname()
+        self.tref = worker.timer.call_repeatedly(
+            settings.WORKER_HEARTBEAT_INTERVAL, self.beat, priority=10
+        )
+        self.beat()
+
+    def stop(self, worker):
+        if self.tref is not None:
+            self.tref.cancel()
+            self.tref = None
+
+    def beat(self):
+        from portal.health import record_worker_heartbeat
+
+        record_worker_heartbeat(self.hostname)
+
+
+app.steps["worker"].add(Heartbeat)
+
+
+@worker_ready.connect
+def _ensure_queue_folders(**kwargs):
+    """The filesystem transport needs its folders; Redis ignores this."""
+    from django.conf import settings
+
+    for key in ("data_folder_in", "data_folder_out", "processed_folder"):
+        folder = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get(key)
+        if folder:
+            os.makedirs(folder, exist_ok=True)
+
+
+@worker_shutdown.connect
+def _forget_heartbeat(sender=None, **kwargs):
+    from portal.health import forget_worker_heartbeat
+
+    if sender is not None and getattr(sender, "hostname", None):
+        forget_worker_heartbeat(sender.hostname)

@@ -1,0 +1,49 @@
+"""What each role sees in the header navigation. Apps register their entries by URL name,
+so portal does not import them; a URL that is not installed is left out."""
+
+from dataclasses import dataclass
+
+from django.urls import NoReverseMatch, reverse
+
+from portal.roles import Role
+
+# (role, text, url name). Order is display order.
+NAVIGATION: list[tuple[str, str, str]] = [
+    (Role.EMPLOYER, "Your organisations", "employers:list"),
+    (Role.EMPLOYER, "Invite a colleague", "invite_colleague"),
+    (Role.LOCAL_LEAD, "Employers", "employers:list"),
+    (Role.LOCAL_LEAD, "Workers", "workers:list"),
+    (Role.LOCAL_LEAD, "Vaccination sites", "bookings:site_list"),
+    (Role.LOCAL_LEAD, "Invite a colleague", "invite_colleague"),
+    (Role.SITE_STAFF, "Your site", "bookings:site_list"),
+    (Role.NHS_TEAM, "Overview", "overview"),
+    (Role.NHS_TEAM, "Vaccination sites", "bookings:site_list"),
+    (Role.ADMINISTRATOR, "Overview", "overview"),
+    (Role.ADMINISTRATOR, "Employers", "employers:list"),
+    (Role.ADMINISTRATOR, "Vaccination sites", "bookings:site_list"),
+    (Role.ADMINISTRATOR, "Audit log", "admin:portal_auditevent_changelist"),
+    (Role.ADMINISTRATOR, "Administration", "admin:index"),
+]
+
+
+@dataclass(frozen=True)
+class NavItem:
+    text: str
+    href: str
+    current: bool
+
+
+def navigation_for(user, path: str) -> list[NavItem]:
+    if not user.is_authenticated or not user.is_active:
+        return []
+    role = Role.ADMINISTRATOR if user.is_superuser else user.role
+    items = []
+    for item_role, text, url_name in NAVIGATION:
+        if item_role != role:
+            continue
+        try:
+            href = reverse(url_name)
+        except NoReverseMatch:
+            continue
+        items.append(NavItem(text=text, href=href, current=path.startswith(href) and href != "/"))
+    return items

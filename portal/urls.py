@@ -1,0 +1,27 @@
+"""Top-level URL configuration."""
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView
+
+from portal import views
+
+admin.site.site_header = "Carevax administration"
+admin.site.site_title = "Carevax administration"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("overview/", views.overview, name="overview"),
+    path("healthz", views.healthz, name="healthz"),
+    path("accessibility/", views.accessibility, name="accessibility"),
+    path("privacy/", views.privacy, name="privacy"),
+    path("colleagues/invite/", views.invite_colleague, name="invite_colleague"),
+    path("colleagues/join/<str:token>/", views.colleague_invitation, name="colleague_invitation"),
+    path("accounts/", include("allauth.urls")),
+    path("employers/", include("employers.urls")),
+    path("workers/", include("workers.urls")),
+    path("sites/", include("bookings.urls")),
+    path("api/v1/", include("portal.api_urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-docs"),
+    path("admin/", admin.site.urls),
+]

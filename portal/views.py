@@ -1,0 +1,162 @@
+"""Pages that belong to no single app: the start page, overview, health, colleague
+invitations and the static information pages."""
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.http import JsonResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from portal import invitations
+from portal.health import health_report
+from portal.navigation import navigation_for
+from portal.reports.overview import overview_figures
+from portal.roles import Role, is_administrator
+
+
+def home(request):
+    """Anonymous visitors see the start page; signed-in users go to their first page."""
+    if not request.user.is_authenticated:
+        return render(request, "portal/start.html")
+    if not request.user.role and not request.user.is_superuser:
+        return render(request, "portal/no_role.html", status=403)
+    items = navigation_for(request.user, request.path)
+    if items:
+        return redirect(items[0].href)
+    return render(request, "portal/no_role.html", status=403)
+
+
+@login_required
+def overview(request):
+    if request.user.role != Role.NHS_TEAM and not is_administrator(request.user):
+        return render(request, "portal/forbidden.html", status=403)
+    return render(request, "portal/overview.html", {"figures": overview_figures(request.user)})
+
+
+@require_GET
+@never_cache
+def healthz(request):
+    healthy, report = health_report()
+    return JsonResponse(report, status=200 if healthy else 503)
+
+
+def accessibility(request):
+    return render(request, "portal/accessibility.html")
+
+
+def privacy(request):
+    return render(request, "portal/privacy.html")
+
+
+class InviteColleagueForm(forms.Form):
+    email = forms.EmailField(
+        label="Email address",
+        help_text="We will send your colleague a link. It works once and expires after 7 days.",
+    )
+    employer = forms.TypedChoiceField(
+        label="Organisation", coerce=int, required=False, help_text="They will act for it."
+    )
+
+    def __init__(self, *args, employer_choices=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if employer_choices is None:
+            del self.fields["employer"]
+        else:
+            self.fields["employer"].choices = employer_choices
+            self.fields["employer"].required = True
+
+
+@login_required
+def invite_colleague(request):
+    from django.apps import apps
+
+    user = request.user
+    if user.role not in (Role.LOCAL_LEAD, Role.EMPLOYER):
+        return render(request, "portal/forbidden.html", status=403)
+    employer_choices = None
+    if user.role == Role.EMPLOYER:
+        employer_model = apps.get_model("employers", "Employer")
+        employer_choices = list(employer_model.objects.visible_to(user).values_list("pk", "name"))
+    form = InviteColleagueForm(request.POST or None, employer_choices=employer_choices)
+    if request.method == "POST" and form.is_valid():
+        grant = {}
+        if employer_choices is not None:
+            grant = {"employer_id": form.cleaned_data["employer"]}
+        invitations.invite_colleague(
+            inviter=user, email=form.cleaned_data["email"], grant=grant, request=request
+        )
+        messages.success(request, f"We have sent an invitation to {form.cleaned_data['email']}.")
+        return redirect("invite_colleague")
+    return render(request, "portal/invite_colleague.html", {"form": form})
+
+
+class AcceptInvitationForm(forms.Form):
+    full_name = forms.CharField(label="Full name", max_length=150)
+    password1 = forms.CharField(
+        label="Create a password",
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text="At least 12 characters. Do not use a password you use elsewhere.",
+    )
+    password2 = forms.CharField(
+        label="Type the password again",
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+    def __init__(self, *args, email: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.email = email
+
+    def clean(self):
+        cleaned = super().clean()
+        first, second = cleaned.get("password1"), cleaned.get("password2")
+        if first and second and first != second:
+            self.add_error("password2", "The passwords do not match. Type the same password twice.")
+        if first:
+            try:
+                validate_password(first)
+            except ValidationError as exc:
+                self.add_error("password1", exc)
+        return cleaned
+
+
+@never_cache
+def colleague_invitation(request, token: str):
+    try:
+        invitation = invitations.invitation_from_token(token)
+    except invitations.InvitationError as exc:
+        return render(request, "portal/invitation_invalid.html", {"reason": str(exc)}, status=410)
+    if request.user.is_authenticated:
+        if request.method == "POST":
+            try:
+                invitations.accept_invitation(token=token, user=request.user, request=request)
+            except invitations.InvitationError as exc:
+                return render(
+                    request, "portal/invitation_invalid.html", {"reason": str(exc)}, status=410
+                )
+            messages.success(request, "You have joined. You can now use the service.")
+            return redirect("home")
+        return render(request, "portal/invitation_accept.html", {"invitation": invitation})
+    form = AcceptInvitationForm(request.POST or None, email=invitation.email)
+    if request.method == "POST" and form.is_valid():
+        try:
+            user = invitations.accept_invitation(
+                token=token,
+                full_name=form.cleaned_data["full_name"],
+                password=form.cleaned_data["password1"],
+                request=request,
+            )
+        except invitations.InvitationError as exc:
+            return render(
+                request, "portal/invitation_invalid.html", {"reason": str(exc)}, status=410
+            )
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        messages.success(request, "Your account is ready.")
+        return redirect("home")
+    return render(
+        request, "portal/invitation_signup.html", {"invitation": invitation, "form": form}
+    )

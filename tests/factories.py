@@ -1,0 +1,150 @@
+"""factory-boy factories for the domain, and a helper that builds a user of any role."""
+
+import datetime
+
+import factory
+from allauth.account.models import EmailAddress
+from allauth.mfa.models import Authenticator
+
+from bookings.models import Session, SiteStaffMembership, Slot, VaccinationSite
+from employers.models import Employer, EmployerMembership
+from portal.models import LocalAuthority, User
+from portal.roles import Role
+from workers.models import Employment, Worker
+
+PASSWORD = "correct horse battery staple"
+
+
+def local_authority(gss_code: str = "E09000033") -> LocalAuthority:
+    return LocalAuthority.objects.get(gss_code=gss_code)
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+        skip_postgeneration_save = True
+
+    email = factory.Sequence(lambda n: f"user{n}@example.org")
+    full_name = factory.Faker("name", locale="en_GB")
+    password = factory.PostGenerationMethodCall("set_password", PASSWORD)
+
+    @factory.post_generation
+    def verified(obj, create, extracted, **kwargs):
+        if create:
+            obj.save()
+            EmailAddress.objects.get_or_create(
+                user=obj, email=obj.email, defaults={"verified": True, "primary": True}
+            )
+
+
+class EmployerFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Employer
+
+    name = factory.Sequence(lambda n: f"Care Home {n}")
+    kind = Employer.Kind.CQC_LOCATION
+    cqc_location_id = factory.Sequence(lambda n: f"1-{100000000 + n}")
+    postcode = "SW1A 1AA"
+    local_authority = factory.LazyFunction(local_authority)
+    status = Employer.Status.APPROVED
+
+
+class WorkerFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Worker
+
+    first_name = factory.Faker("first_name", locale="en_GB")
+    last_name = factory.Faker("last_name", locale="en_GB")
+    date_of_birth = datetime.date(1980, 4, 3)
+    home_postcode = "SW1A 2AA"
+    match_key = factory.LazyAttribute(
+        lambda o: f"{o.first_name}|{o.last_name}|{o.date_of_birth}|{o.home_postcode}".lower()
+    )
+
+
+class EmploymentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Employment
+
+    worker = factory.SubFactory(WorkerFactory)
+    employer = factory.SubFactory(EmployerFactory)
+    job_role = "Care worker"
+    work_setting = "Care home for older adults"
+    direct_contact = True
+    email = factory.Sequence(lambda n: f"worker{n}@example.org")
+
+
+class VaccinationSiteFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = VaccinationSite
+        skip_postgeneration_save = True
+
+    name = factory.Sequence(lambda n: f"Hospital Hub {n}")
+    kind = VaccinationSite.Kind.HOSPITAL_HUB
+    ods_code = factory.Sequence(lambda n: f"R{n:04d}")
+    postcode = "SE1 7EH"
+
+    @factory.post_generation
+    def local_authorities(obj, create, extracted, **kwargs):
+        if create:
+            obj.local_authorities.set(extracted or [local_authority()])
+
+
+class SessionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Session
+
+    site = factory.SubFactory(VaccinationSiteFactory)
+    date = factory.LazyFunction(lambda: datetime.date.today() + datetime.timedelta(days=1))
+    start_time = datetime.time(9, 0)
+    end_time = datetime.time(12, 0)
+
+
+class SlotFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Slot
+
+    session = factory.SubFactory(SessionFactory)
+    starts_at = factory.LazyAttribute(
+        lambda o: datetime.datetime.combine(
+            o.session.date, o.session.start_time, tzinfo=datetime.UTC
+        )
+    )
+    capacity = 4
+
+
+def enrol_totp(user: User) -> Authenticator:
+    """Give ``user`` an authenticator app, as if they had scanned the QR code."""
+    from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
+
+    return TOTP.activate(user, generate_totp_secret()).instance
+
+
+def make_user(
+    role: str,
+    *,
+    local_authority_obj: LocalAuthority | None = None,
+    employer: Employer | None = None,
+    site: VaccinationSite | None = None,
+    region_code: str = "",
+    mfa: bool = True,
+    **fields,
+) -> User:
+    """A verified user of ``role`` with its scope; MFA-enrolled where the role requires it."""
+    if role == Role.LOCAL_LEAD and local_authority_obj is None:
+        local_authority_obj = local_authority()
+    user = UserFactory(
+        role=role,
+        local_authority=local_authority_obj if role == Role.LOCAL_LEAD else None,
+        region_code=region_code,
+        is_staff=role == Role.ADMINISTRATOR,
+        is_superuser=role == Role.ADMINISTRATOR,
+        **fields,
+    )
+    if role == Role.EMPLOYER and employer is not None:
+        EmployerMembership.objects.create(user=user, employer=employer)
+    if role == Role.SITE_STAFF and site is not None:
+        SiteStaffMembership.objects.create(user=user, site=site)
+    if mfa and role in (Role.LOCAL_LEAD, Role.NHS_TEAM, Role.ADMINISTRATOR):
+        enrol_totp(user)
+    return user
