@@ -1,8 +1,8 @@
 """Carevax settings: one module, configured from the environment (12-factor).
 
-With nothing set, the portal runs on a laptop in DEBUG with SQLite and Celery on kombu's
-filesystem transport under ``var/``. With ``DEBUG`` off every secret must be supplied, and a
-missing one stops start-up with a message that names it.
+With ``DEBUG=true`` and nothing else set, the portal runs on a laptop with SQLite and Celery
+on kombu's filesystem transport under ``var/``. With ``DEBUG`` off every secret and every
+service address must be supplied, and a missing one stops start-up with a message naming it.
 """
 
 from datetime import timedelta
@@ -13,9 +13,11 @@ from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = BASE_DIR / "var"
 
 env = environ.Env()
+# Local state: the SQLite file, file cache, mail files, Celery's filesystem queue and beat's
+# schedule. A container mounts a volume here; tests point it at a temporary folder.
+VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var")))
 
 DEBUG = env.bool("DEBUG", default=False)
 
@@ -102,8 +104,11 @@ TEMPLATES = [
 # Every form renders through the NHS.UK field templates (label, hint, inline error).
 FORM_RENDERER = "portal.forms.NHSUKFormRenderer"
 
+# Production must name its database: a silent SQLite fallback would lose data on redeploy.
 DATABASES = {
-    "default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'carevax.sqlite3'}")
+    "default": env.db_url_config(
+        required("DATABASE_URL", dev_default=f"sqlite:///{VAR_DIR / 'carevax.sqlite3'}")
+    )
 }
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 if DATABASES["default"]["ENGINE"].endswith("postgresql"):
@@ -126,7 +131,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-REDIS_URL = env.str("REDIS_URL", default="")
+# Several workers on several machines need a real broker; only DEBUG may run without Redis.
+REDIS_URL = required("REDIS_URL", dev_default="")
 if REDIS_URL:
     CACHES = {
         "default": {
@@ -164,7 +170,7 @@ STORAGES = {
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
-MEDIA_ROOT = env.path("MEDIA_ROOT", default=VAR_DIR / "media")
+MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
 MEDIA_URL = "/media/"
 WHITENOISE_USE_FINDERS = DEBUG
 
@@ -217,9 +223,10 @@ MFA_REQUIRED_ROLES = ["local_lead", "nhs_team", "administrator"]
 COLLEAGUE_INVITATION_MAX_AGE = timedelta(days=env.int("COLLEAGUE_INVITATION_DAYS", default=7))
 
 # --- Email and GOV.UK Notify --------------------------------------------------------------
-EMAIL_CONFIG = env.email_url(
-    "EMAIL_URL",
-    default="filemail://" + str(VAR_DIR / "mail") if DEBUG else "consolemail://",
+# EMAIL_URL carries the SMTP password, and sign-up cannot work without real mail, so only
+# DEBUG may fall back (to files under var/mail).
+EMAIL_CONFIG = env.email_url_config(
+    required("EMAIL_URL", dev_default="filemail://" + str(VAR_DIR / "mail"))
 )
 vars().update(EMAIL_CONFIG)
 if EMAIL_CONFIG.get("EMAIL_BACKEND", "").endswith("filebased.EmailBackend"):
