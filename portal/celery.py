@@ -1,5 +1,6 @@
 """The Celery application; a worker bootstep keeps a heartbeat that /healthz reads."""
 
+import logging
 import os
 import socket
 
@@ -7,6 +8,7 @@ from celery import Celery, bootsteps
 from celery.signals import worker_ready, worker_shutdown
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+logger = logging.getLogger(__name__)
 
 app = Celery("portal")
 app.config_from_object("django.conf:settings", namespace="CELERY")
@@ -37,9 +39,17 @@ class Heartbeat(bootsteps.StartStopStep):
             self.tref = None
 
     def beat(self):
+        from django.db import close_old_connections
+
         from portal.health import record_worker_heartbeat
 
-        record_worker_heartbeat(self.hostname)
+        # The timer thread keeps its own connection and never sees a request cycle: drop it
+        # when it is broken or too old, so a database restart does not silence the heartbeat.
+        close_old_connections()
+        try:
+            record_worker_heartbeat(self.hostname)
+        except Exception:
+            logger.exception("Could not record the heartbeat of worker %s", self.hostname)
 
 
 app.steps["worker"].add(Heartbeat)
