@@ -51,6 +51,16 @@ def chromium_path():
     return path
 
 
+@pytest.fixture(autouse=True)
+def _fresh_reference_values():
+    """Each test reads reference values afresh: a rolled-back test's alias must not linger."""
+    from workers import reference
+
+    reference.clear_local_cache()
+    yield
+    reference.clear_local_cache()
+
+
 @pytest.fixture
 def local_authority(db):
     from portal.models import LocalAuthority

@@ -11,6 +11,7 @@ from employers.models import Employer, EmployerMembership
 from portal.models import LocalAuthority, User
 from portal.roles import Role
 from workers.models import Employment, Worker
+from workers.validation import match_key
 
 PASSWORD = "correct horse battery staple"
 
@@ -58,7 +59,7 @@ class WorkerFactory(factory.django.DjangoModelFactory):
     date_of_birth = datetime.date(1980, 4, 3)
     home_postcode = "SW1A 2AA"
     match_key = factory.LazyAttribute(
-        lambda o: f"{o.first_name}|{o.last_name}|{o.date_of_birth}|{o.home_postcode}".lower()
+        lambda o: match_key(o.first_name, o.last_name, o.date_of_birth, o.home_postcode)
     )
 
 
@@ -68,8 +69,9 @@ class EmploymentFactory(factory.django.DjangoModelFactory):
 
     worker = factory.SubFactory(WorkerFactory)
     employer = factory.SubFactory(EmployerFactory)
-    job_role = "Care worker"
-    work_setting = "Care home for older adults"
+    # Codes of workers/data reference values, as uploads store them.
+    job_role = "care_worker"
+    work_setting = "care_home_older_adults"
     direct_contact = True
     email = factory.Sequence(lambda n: f"worker{n}@example.org")
 

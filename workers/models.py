@@ -25,6 +25,57 @@ def employment_scope(user, prefix: str = "") -> Q | None:
     return Q(pk__in=[])
 
 
+class ReferenceValue(models.Model):
+    """One allowed value of a staff-list field (DESIGN.md section 7), matched by label or alias.
+
+    The shipped values come from CSV files in ``workers/data/``; administrators add more.
+    ``code`` is what employments store and eligibility rules name, so it never changes.
+    """
+
+    class Kind(models.TextChoices):
+        JOB_ROLE = "job_role", "Job role"
+        WORK_SETTING = "work_setting", "Work setting"
+        EMPLOYMENT_TYPE = "employment_type", "Employment type"
+        ETHNICITY = "ethnicity", "Ethnicity"
+
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    code = models.SlugField(
+        max_length=40,
+        help_text="Stored on each record and used by the eligibility rules. It cannot change.",
+    )
+    label = models.CharField(max_length=120, help_text="The wording people see.")
+    aliases = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Other wordings uploads may use for this value.",
+    )
+    sort_order = models.PositiveIntegerField(default=0)
+    is_active = models.BooleanField(
+        default=True, help_text="Inactive values are kept on old records but not accepted."
+    )
+
+    class Meta:
+        ordering = ["kind", "sort_order", "label"]
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "code"], name="one_reference_value_per_code")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.label}"
+
+    def clean(self) -> None:
+        from workers.reference import check_reference_value
+
+        check_reference_value(self)
+
+
+def reference_label(kind: str, code: str) -> str:
+    # Imported here because workers.reference itself imports these models.
+    from workers import reference
+
+    return reference.label(kind, code)
+
+
 class WorkerQuerySet(models.QuerySet):
     def visible_to(self, user) -> "WorkerQuerySet":
         """Workers with at least one employment the user may see (person-level data)."""
@@ -58,6 +109,9 @@ class Worker(models.Model):
     def __str__(self) -> str:
         return f"{self.first_name} {self.last_name}"
 
+    def get_ethnicity_display(self) -> str:
+        return reference_label(ReferenceValue.Kind.ETHNICITY, self.ethnicity or "Z")
+
 
 class EmploymentQuerySet(models.QuerySet):
     def visible_to(self, user) -> "EmploymentQuerySet":
@@ -83,6 +137,8 @@ class EmploymentQuerySet(models.QuerySet):
 class Employment(models.Model):
     """A worker's job with one employer, with contact and job details as that employer gave."""
 
+    # Named codes for code that needs one; the data in workers/data/employment_types.csv is
+    # the source of truth, and a test keeps the two in step.
     class EmploymentType(models.TextChoices):
         EMPLOYED = "employed", "Employed"
         AGENCY = "agency", "Agency"
@@ -103,11 +159,11 @@ class Employment(models.Model):
     staff_reference = models.CharField(max_length=50, blank=True)
     email = models.EmailField(blank=True)
     mobile = models.CharField(max_length=20, blank=True)
-    job_role = models.CharField(max_length=80)
-    work_setting = models.CharField(max_length=80)
-    employment_type = models.CharField(
-        max_length=20, choices=EmploymentType.choices, default=EmploymentType.EMPLOYED
-    )
+    # Codes of ReferenceValue rows (workers.reference); administrators may add values, so
+    # these carry no fixed choices.
+    job_role = models.CharField(max_length=40)
+    work_setting = models.CharField(max_length=40)
+    employment_type = models.CharField(max_length=40, default=EmploymentType.EMPLOYED)
     direct_contact = models.BooleanField(
         "direct contact with clinically vulnerable people", default=False
     )
@@ -130,6 +186,15 @@ class Employment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.worker} at {self.employer}"
+
+    def get_job_role_display(self) -> str:
+        return reference_label(ReferenceValue.Kind.JOB_ROLE, self.job_role)
+
+    def get_work_setting_display(self) -> str:
+        return reference_label(ReferenceValue.Kind.WORK_SETTING, self.work_setting)
+
+    def get_employment_type_display(self) -> str:
+        return reference_label(ReferenceValue.Kind.EMPLOYMENT_TYPE, self.employment_type)
 
 
 class EligibilityDecisionQuerySet(models.QuerySet):

@@ -1,0 +1,210 @@
+"""The checks DESIGN.md section 6 puts on a worker's details, as pure functions.
+
+Each takes what a CSV or XLSX cell may hold and returns the value in its stored form, or
+raises ValueError with a message saying what is wrong and how to fix it.
+"""
+
+import datetime
+import re
+import unicodedata
+from decimal import Decimal
+
+import phonenumbers
+from django.core.exceptions import ValidationError
+from django.core.validators import EmailValidator
+from django.utils import timezone
+
+NAME_MAX_LENGTH = 100
+MIN_AGE = 16
+MAX_AGE = 100
+
+_ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
+_UK_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
+# Excel counts days from 30 December 1899 (its serial 60 is a 29 February 1900 that never was,
+# so serials below 61 are refused rather than shifted).
+_EXCEL_EPOCH = datetime.date(1899, 12, 30)
+_EXCEL_FIRST_SAFE_SERIAL = 61
+_EXCEL_LAST_SERIAL = 2958465  # 31 December 9999
+_WHITESPACE = re.compile(r"\s+")
+_email_validator = EmailValidator()
+
+
+def _is_number(raw) -> bool:
+    return isinstance(raw, int | float | Decimal) and not isinstance(raw, bool)
+
+
+def _whole_number_text(raw) -> str | None:
+    """The digits of a whole number typed as a number (Excel), else None."""
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        return str(raw)
+    if isinstance(raw, float | Decimal) and raw == raw and raw == int(raw):
+        return str(int(raw))
+    return None
+
+
+def _text(raw) -> str:
+    return "" if raw is None else str(raw).strip()
+
+
+def nhs_number_check_digit(first_nine: str) -> int | None:
+    """The modulus 11 check digit of nine digits, or None when no valid number can end them."""
+    weights = range(10, 1, -1)
+    total = sum(int(digit) * weight for digit, weight in zip(first_nine, weights, strict=True))
+    check = 11 - (total % 11)
+    if check == 11:
+        return 0
+    if check == 10:
+        return None
+    return check
+
+
+def normalise_nhs_number(raw) -> str:
+    """Ten digits, check digit verified. Accepts spaces or dashes and Excel numbers."""
+    digits = _whole_number_text(raw) if _is_number(raw) else None
+    if digits is None:
+        digits = re.sub(r"[\s-]", "", _text(raw))
+    if not re.fullmatch(r"\d{10}", digits):
+        raise ValueError(
+            "Enter the NHS number as 10 digits, like 943 476 5919, or leave it blank "
+            "if you do not know it"
+        )
+    if nhs_number_check_digit(digits[:9]) != int(digits[9]):
+        raise ValueError(
+            "This is not a valid NHS number. Check it for typing mistakes, or leave it blank "
+            "if you do not know it"
+        )
+    return digits
+
+
+def _date(year: int, month: int, day: int, shown: str) -> datetime.date:
+    try:
+        return datetime.date(year, month, day)
+    except ValueError:
+        raise ValueError(f"{shown} is not a real date. Check the day and the month") from None
+
+
+def parse_date(raw) -> datetime.date:
+    """A date from an upload: ISO ``YYYY-MM-DD``, UK ``DD/MM/YYYY`` or an Excel date cell.
+
+    Nothing else is guessed: ``03/04/1980`` is 3 April, and a number is read as an Excel
+    date serial only when the cell itself holds a number.
+    """
+    if isinstance(raw, datetime.datetime):
+        return raw.date()
+    if isinstance(raw, datetime.date):
+        return raw
+    if _is_number(raw):
+        if not _EXCEL_FIRST_SAFE_SERIAL <= raw <= _EXCEL_LAST_SERIAL:
+            raise ValueError("Enter the date as DD/MM/YYYY, like 03/04/1980")
+        return _EXCEL_EPOCH + datetime.timedelta(days=int(raw))
+    text = _text(raw)
+    if not text:
+        raise ValueError("Enter the date as DD/MM/YYYY, like 03/04/1980")
+    if match := _ISO_DATE.match(text):
+        year, month, day = (int(part) for part in match.groups())
+        return _date(year, month, day, text)
+    if match := _UK_DATE.match(text):
+        day, month, year = (int(part) for part in match.groups())
+        return _date(year, month, day, text)
+    raise ValueError(f"{text} is not a date we can read. Enter it as DD/MM/YYYY, like 03/04/1980")
+
+
+def age_on(date_of_birth: datetime.date, day: datetime.date) -> int:
+    before_birthday = (day.month, day.day) < (date_of_birth.month, date_of_birth.day)
+    return day.year - date_of_birth.year - before_birthday
+
+
+def check_date_of_birth(dob: datetime.date, today: datetime.date | None = None) -> datetime.date:
+    """A plausible worker's date of birth: not in the future, aged 16 to 100."""
+    today = today or timezone.localdate()
+    if dob > today:
+        raise ValueError("Date of birth is in the future. Check the year")
+    age = age_on(dob, today)
+    if age < MIN_AGE:
+        raise ValueError(f"Date of birth makes this person under {MIN_AGE}. Check the year")
+    if age > MAX_AGE:
+        raise ValueError(f"Date of birth makes this person over {MAX_AGE}. Check the year")
+    return dob
+
+
+def _is_drama_number(number: phonenumbers.PhoneNumber) -> bool:
+    # Ofcom keeps 07700 900000 to 900999 for fiction and examples; the library calls them
+    # unallocated, but they are well-formed UK mobiles and our examples and tests use them.
+    national = str(number.national_number)
+    return number.country_code == 44 and national.startswith("7700900") and len(national) == 10
+
+
+def normalise_mobile(raw) -> str:
+    """A UK mobile number in E.164 (``+447700900123``).
+
+    Accepts 07…, +447… and 447…, with any spacing, and a number whose leading 0 Excel
+    dropped (``7700900123``).
+    """
+    text = _whole_number_text(raw) if _is_number(raw) else None
+    if text is None:
+        text = _text(raw)
+    compact = re.sub(r"[\s().-]", "", text)
+    if re.fullmatch(r"7\d{9}", compact):
+        compact = f"0{compact}"
+    elif re.fullmatch(r"447\d{9}", compact):
+        compact = f"+{compact}"
+    elif compact.startswith("00"):
+        compact = f"+{compact[2:]}"
+    message = "Enter a UK mobile number, like 07700 900123"
+    try:
+        number = phonenumbers.parse(compact, "GB")
+    except phonenumbers.NumberParseException:
+        raise ValueError(message) from None
+    is_mobile = phonenumbers.is_valid_number(number) and phonenumbers.number_type(number) in (
+        phonenumbers.PhoneNumberType.MOBILE,
+        phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
+    )
+    if number.country_code != 44 or not (is_mobile or _is_drama_number(number)):
+        raise ValueError(message)
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def normalise_email(raw) -> str:
+    """The address with its domain in lower case; the part before @ is kept as given."""
+    text = _text(raw)
+    message = "Enter an email address in the correct format, like name@example.com"
+    if not text or len(text) > 254:
+        raise ValueError(message)
+    try:
+        _email_validator(text)
+    except ValidationError:
+        raise ValueError(message) from None
+    local, _, domain = text.rpartition("@")
+    return f"{local}@{domain.lower()}"
+
+
+def normalise_name(raw, *, field: str = "name") -> str:
+    """Trimmed, inner spacing collapsed; refuses blanks, numbers and over-long names."""
+    name = _WHITESPACE.sub(" ", _text(raw))
+    if not name:
+        raise ValueError(f"Enter the {field}")
+    if not any(char.isalpha() for char in name):
+        raise ValueError(
+            f"The {field} has no letters in it. Check the columns are in the right order"
+        )
+    if len(name) > NAME_MAX_LENGTH:
+        raise ValueError(f"The {field} must be {NAME_MAX_LENGTH} characters or fewer")
+    return name
+
+
+def fold(text) -> str:
+    """Lower case, accents folded, everything but letters and digits dropped."""
+    decomposed = unicodedata.normalize("NFKD", _text(text))
+    return "".join(
+        char for char in decomposed.casefold() if char.isalnum() and not unicodedata.combining(char)
+    )
+
+
+def match_key(first_name, last_name, date_of_birth, postcode) -> str:
+    """Who a person is when no NHS number says so: ``"zoe|obrien|19800403|sw1a2aa"``.
+
+    ``Zoë O'Brien`` and ``ZOE OBRIEN`` give the same key; the date may be a date or ISO text.
+    """
+    if isinstance(date_of_birth, datetime.date):
+        date_of_birth = date_of_birth.isoformat()
+    return "|".join(fold(part) for part in (first_name, last_name, date_of_birth, postcode))
