@@ -1,10 +1,21 @@
-"""Admin for workers, their employments and decisions, and the reference values uploads use."""
+"""Admin for workers, their employments, the reference values uploads use, eligibility
+decisions (read-only history) and the versioned rule sets administrators draft and publish."""
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.utils import timezone
 
-from workers import reference
-from workers.models import EligibilityDecision, Employment, ReferenceValue, Worker
+from workers import reference, services
+from workers.models import (
+    EligibilityDecision,
+    Employment,
+    InformationRequest,
+    Reassessment,
+    ReferenceValue,
+    RuleSet,
+    Worker,
+)
+from workers.rules import RuleError, compile_rules
 
 
 class AliasesField(forms.CharField):
@@ -99,6 +110,7 @@ class EmploymentInline(admin.TabularInline):
     form = EmploymentForm
     extra = 0
     raw_id_fields = ["employer"]
+    readonly_fields = ["eligibility_outcome", "eligibility_decided", "information_requested"]
 
 
 @admin.register(Worker)
@@ -110,6 +122,110 @@ class WorkerAdmin(admin.ModelAdmin):
 
 @admin.register(EligibilityDecision)
 class EligibilityDecisionAdmin(admin.ModelAdmin):
-    list_display = ["employment", "outcome", "rule_set_version", "decided_by", "decided_at"]
-    list_filter = ["outcome", "rule_set_version"]
+    """History is evidence: decisions are made through the portal and never edited here."""
+
+    list_display = [
+        "employment",
+        "outcome",
+        "source",
+        "rule_set_version",
+        "decided_by",
+        "decided_at",
+    ]
+    list_filter = ["outcome", "source", "rule_set_version"]
+    search_fields = ["verification_code", "batch"]
     raw_id_fields = ["employment"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class RuleSetForm(forms.ModelForm):
+    class Meta:
+        model = RuleSet
+        fields = ["rules", "notes"]
+
+    def clean_rules(self):
+        rules = self.cleaned_data["rules"]
+        try:
+            compile_rules(rules)
+        except RuleError as exc:
+            raise forms.ValidationError(str(exc)) from exc
+        return rules
+
+
+class ReassessmentInline(admin.TabularInline):
+    model = Reassessment
+    extra = 0
+    can_delete = False
+    fields = ["status", "done", "total", "changed", "created_at", "finished_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(RuleSet)
+class RuleSetAdmin(admin.ModelAdmin):
+    """Draft a version (start from a copy of the current one), then publish it: publishing
+    numbers it, freezes it and re-assesses every undecided employment in the background."""
+
+    form = RuleSetForm
+    list_display = ["__str__", "published_at", "published_by", "created_at"]
+    readonly_fields = ["version", "created_at", "created_by", "published_at", "published_by"]
+    actions = ["publish", "copy_as_draft"]
+    inlines = [ReassessmentInline]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None and obj.is_published:
+            return [*self.readonly_fields, "rules", "notes"]
+        return self.readonly_fields
+
+    def has_delete_permission(self, request, obj=None):
+        return obj is None or not obj.is_published
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+
+    @admin.action(description="Publish the chosen draft")
+    def publish(self, request, queryset):
+        drafts = [rule_set for rule_set in queryset if not rule_set.is_published]
+        if len(drafts) != 1:
+            self.message_user(request, "Choose exactly one draft to publish.", messages.ERROR)
+            return
+        try:
+            published = services.publish_rule_set(rule_set=drafts[0], user=request.user)
+        except services.EligibilityError as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return
+        self.message_user(
+            request,
+            f"Published {published}. Undecided employments are being re-assessed.",
+            messages.SUCCESS,
+        )
+
+    @admin.action(description="Copy as a new draft")
+    def copy_as_draft(self, request, queryset):
+        for rule_set in queryset:
+            RuleSet.objects.create(
+                rules=rule_set.rules,
+                notes=f"Copied from {rule_set} on {timezone.now():%d %B %Y}.",
+                created_by=request.user,
+            )
+        self.message_user(request, "Draft created. Edit it, then publish it.", messages.SUCCESS)
+
+
+@admin.register(InformationRequest)
+class InformationRequestAdmin(admin.ModelAdmin):
+    list_display = ["employment", "status", "asked_by", "asked_at", "answered_at"]
+    list_filter = ["status"]
+    raw_id_fields = ["employment"]
+    readonly_fields = ["asked_by", "asked_at", "answered_by", "answered_at", "changes"]

@@ -1,6 +1,7 @@
 """Frontline social care workers, their employments and the eligibility decisions on them."""
 
 from django.conf import settings
+from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
@@ -173,6 +174,19 @@ class Employment(models.Model):
     left_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
+    # Eligibility, kept in step by workers.services so the queue and the staff list filter
+    # and count without reading the decision history: the latest decision, its outcome,
+    # whether a local lead made it, and whether a question to the employer is open.
+    current_decision = models.ForeignKey(
+        "workers.EligibilityDecision",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    eligibility_outcome = models.CharField(max_length=20, blank=True)
+    eligibility_decided = models.BooleanField(default=False)
+    information_requested = models.BooleanField(default=False)
 
     objects = EmploymentQuerySet.as_manager()
 
@@ -181,6 +195,12 @@ class Employment(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["worker", "employer"], name="one_employment_per_worker_and_employer"
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["employer", "eligibility_decided", "eligibility_outcome"],
+                name="employment_eligibility_idx",
             )
         ]
 
@@ -196,6 +216,16 @@ class Employment(models.Model):
     def get_employment_type_display(self) -> str:
         return reference_label(ReferenceValue.Kind.EMPLOYMENT_TYPE, self.employment_type)
 
+    @property
+    def eligibility_status(self) -> str:
+        """What the employer sees: awaiting review, eligible, not eligible or information
+        requested (workers.selectors.STATUS_LABELS words them)."""
+        if self.information_requested:
+            return "information_requested"
+        if self.eligibility_decided:
+            return self.eligibility_outcome
+        return "awaiting_review"
+
 
 class EligibilityDecisionQuerySet(models.QuerySet):
     def visible_to(self, user) -> "EligibilityDecisionQuerySet":
@@ -208,12 +238,17 @@ class EligibilityDecisionQuerySet(models.QuerySet):
 
 
 class EligibilityDecision(models.Model):
-    """One assessment or decision on an employment; history is kept, the latest stands."""
+    """One assessment or decision on an employment; history is kept, the latest stands
+    (``Employment.current_decision``). Rows are never changed once written."""
 
     class Outcome(models.TextChoices):
         ELIGIBLE = "eligible", "Eligible"
         NOT_ELIGIBLE = "not_eligible", "Not eligible"
         NEEDS_INFORMATION = "needs_information", "Needs information"
+
+    class Source(models.TextChoices):
+        ASSESSMENT = "assessment", "Rule assessment"
+        LEAD = "lead", "Local lead"
 
     employment = models.ForeignKey(
         Employment, on_delete=models.CASCADE, related_name="eligibility_decisions"
@@ -221,10 +256,17 @@ class EligibilityDecision(models.Model):
     outcome = models.CharField(max_length=20, choices=Outcome.choices)
     reasons = models.JSONField(default=list)
     rule_set_version = models.PositiveIntegerField(null=True, blank=True)
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.ASSESSMENT)
     decided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     decided_at = models.DateTimeField(default=timezone.now)
+    # The employment's details the decision was made on (role, setting, contact, ...).
+    snapshot = models.JSONField(default=dict)
+    # Decisions written together share a batch; the batch's audit event names it.
+    batch = models.UUIDField(null=True, blank=True, db_index=True)
+    # Given when a local lead decides "eligible"; printed on the worker's letter.
+    verification_code = models.CharField(max_length=13, null=True, blank=True, unique=True)
 
     objects = EligibilityDecisionQuerySet.as_manager()
 
@@ -234,3 +276,149 @@ class EligibilityDecision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_outcome_display()} ({self.employment_id})"
+
+    @property
+    def by_lead(self) -> bool:
+        return self.source == self.Source.LEAD
+
+
+class RuleSetQuerySet(models.QuerySet):
+    def published(self) -> "RuleSetQuerySet":
+        return self.filter(published_at__isnull=False)
+
+    def current(self) -> "RuleSet":
+        """The rule set in force: the highest published version."""
+        return self.published().order_by("-version").first()
+
+
+class RuleSet(models.Model):
+    """One version of the cohort 2b rules (see workers.rules for the language). A draft is
+    edited in admin; once published it is never changed or deleted, so every decision's
+    ``rule_set_version`` keeps meaning what it meant."""
+
+    version = models.PositiveIntegerField(null=True, blank=True, unique=True, editable=False)
+    rules = models.JSONField(help_text="A list of rules; see the rule language in the notes.")
+    notes = models.TextField(blank=True, help_text="What changed and why.")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+    )
+    published_at = models.DateTimeField(null=True, blank=True, editable=False)
+    published_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+    )
+
+    objects = RuleSetQuerySet.as_manager()
+
+    class Meta:
+        ordering = [models.F("version").desc(nulls_first=True), "-created_at"]
+
+    def __str__(self) -> str:
+        if self.version is None:
+            return f"Draft rule set ({self.created_at:%d %b %Y %H:%M})"
+        return f"Rule set version {self.version}"
+
+    def save(self, *args, **kwargs):
+        if self._stored_is_published():
+            raise PermissionDenied("A published rule set cannot change: create a new version.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        if self._stored_is_published():
+            raise PermissionDenied("A published rule set cannot be deleted.")
+        return super().delete(*args, **kwargs)
+
+    @property
+    def is_published(self) -> bool:
+        return self.published_at is not None
+
+    def _stored_is_published(self) -> bool:
+        if self.pk is None:
+            return False
+        return RuleSet.objects.filter(pk=self.pk, published_at__isnull=False).exists()
+
+
+class Reassessment(models.Model):
+    """Progress of re-assessing every undecided employment under a newly published rule set."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+
+    rule_set = models.ForeignKey(RuleSet, on_delete=models.PROTECT, related_name="reassessments")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    changed = models.PositiveIntegerField(default=0)
+    # Keyset cursor: a re-run continues after the last employment finished.
+    last_employment_id = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Re-assessment under {self.rule_set} ({self.get_status_display().lower()})"
+
+    @property
+    def percent(self) -> int:
+        return 100 if not self.total else min(100, self.done * 100 // self.total)
+
+
+class InformationRequestQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "InformationRequestQuerySet":
+        scope = employment_scope(user, prefix="employment__")
+        if scope is None:
+            return self.all()
+        if scope == Q(pk__in=[]):
+            return self.none()
+        return self.filter(scope).distinct()
+
+
+class InformationRequest(models.Model):
+    """A local lead's question to an employer about one employment, and the answer. The
+    conversation on an employment is its requests in order."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Waiting for the employer"
+        ANSWERED = "answered", "Answered"
+        CLOSED = "closed", "Closed by a decision"
+
+    employment = models.ForeignKey(
+        Employment, on_delete=models.CASCADE, related_name="information_requests"
+    )
+    question = models.TextField()
+    asked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    asked_at = models.DateTimeField(default=timezone.now)
+    answer = models.TextField(blank=True)
+    # What the employer changed when answering, e.g. {"job_role": ["other", "care_worker"]}.
+    changes = models.JSONField(default=dict, blank=True)
+    answered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    answered_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.OPEN, db_index=True
+    )
+
+    objects = InformationRequestQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["asked_at", "id"]
+
+    def __str__(self) -> str:
+        return f"Question on {self.employment_id} ({self.get_status_display().lower()})"

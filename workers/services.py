@@ -1,0 +1,787 @@
+"""Eligibility writes: rule assessment of employments, rule set publishing, local leads'
+decisions (one or in bulk), questions to employers and their answers. Every function is one
+transaction that records its audit event; bulk work is set-based (a fixed number of queries
+however many employments it touches)."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.db.models import F, OuterRef, Subquery
+from django.utils import timezone
+
+from portal import audit
+from portal.roles import Role, is_administrator
+from workers import notifications
+from workers.models import (
+    EligibilityDecision,
+    Employment,
+    InformationRequest,
+    Reassessment,
+    RuleSet,
+    employment_scope,
+)
+from workers.rules import Assessor, Facts, RuleError, compile_rules
+
+Outcome = EligibilityDecision.Outcome
+Source = EligibilityDecision.Source
+APPROVED_EMPLOYER = "approved"  # employers.Employer.Status.APPROVED, named by value
+CHUNK_SIZE = 10_000
+
+# Crockford's base32 without I, L, O and U: nothing on a letter can be misread.
+CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+CODE_PREFIX = "CVX"
+
+
+class EligibilityError(Exception):
+    """A decision that cannot be made as asked; the message says what to do instead."""
+
+
+class StaleDecision(EligibilityError):
+    """Someone decided (or the rules re-assessed) the employment since the form was shown."""
+
+    def __init__(self, current: EligibilityDecision | None):
+        self.current = current
+        who = "the rules"
+        if current is not None and current.by_lead:
+            who = str(current.decided_by or "another local lead")
+        super().__init__(
+            f"This worker's eligibility changed while you were looking: {who} recorded "
+            f"“{current.get_outcome_display() if current else 'no decision'}”. "
+            "Check the latest decision below before you decide again."
+        )
+
+
+class SetChanged(EligibilityError):
+    """The records behind a confirmation page are no longer exactly those shown."""
+
+    def __init__(self, count: int):
+        self.count = count
+        super().__init__(
+            f"The workers in this set changed since you looked: it now has {count}. "
+            "Check the number and confirm again."
+        )
+
+
+# --- Facts and snapshots ----------------------------------------------------------------
+
+_FACT_COLUMNS = (
+    "pk",
+    "job_role",
+    "work_setting",
+    "employment_type",
+    "direct_contact",
+    "employer__status",
+    "staff_reference",
+    "status",
+)
+
+
+def _facts(row: Sequence) -> Facts:
+    _, job_role, work_setting, employment_type, direct_contact, employer_status = row[:6]
+    return Facts(
+        job_role=job_role,
+        work_setting=work_setting,
+        employment_type=employment_type or Employment.EmploymentType.EMPLOYED,
+        direct_contact=bool(direct_contact),
+        employer_approved=employer_status == APPROVED_EMPLOYER,
+    )
+
+
+def _snapshot(row: Sequence, facts: Facts) -> dict:
+    """The employment's details as the decision saw them (no personal identifiers)."""
+    return {**facts.as_dict(), "staff_reference": row[6], "status": row[7]}
+
+
+def employment_facts(employment: Employment) -> Facts:
+    """The facts the rules look at, read from one employment object."""
+    return Facts(
+        job_role=employment.job_role,
+        work_setting=employment.work_setting,
+        employment_type=employment.employment_type or Employment.EmploymentType.EMPLOYED,
+        direct_contact=employment.direct_contact,
+        employer_approved=employment.employer.status == APPROVED_EMPLOYER,
+    )
+
+
+def _point_at_batch(ids_by_outcome: dict[str, list[int]], batch: uuid.UUID, **extra) -> None:
+    """Make each employment's decision from ``batch`` its current one (a query per outcome)."""
+    latest = EligibilityDecision.objects.filter(employment=OuterRef("pk"), batch=batch)
+    for outcome, ids in ids_by_outcome.items():
+        if ids:
+            Employment.objects.filter(pk__in=ids).update(
+                current_decision=Subquery(latest.values("pk")[:1]),
+                eligibility_outcome=outcome,
+                **extra,
+            )
+
+
+# --- Rule assessment --------------------------------------------------------------------
+
+
+def current_rule_set() -> RuleSet:
+    rule_set = RuleSet.objects.current()
+    if rule_set is None:
+        raise EligibilityError("No rule set has been published. An administrator must publish one.")
+    return rule_set
+
+
+def _assess_chunk(queryset, assessor: Assessor, version: int, after_id: int, limit: int):
+    """Assess up to ``limit`` employments after ``after_id``; returns (last id, seen, written).
+
+    An employment whose outcome, reasons, rule version and details are unchanged gets no new
+    row, so running twice writes nothing the second time.
+    """
+    rows = list(
+        queryset.filter(pk__gt=after_id)
+        .order_by("pk")
+        .values_list(
+            *_FACT_COLUMNS,
+            "current_decision__outcome",
+            "current_decision__reasons",
+            "current_decision__rule_set_version",
+            "current_decision__snapshot",
+        )[:limit]
+    )
+    if not rows:
+        return after_id, 0, 0
+    now = timezone.now()
+    batch = uuid.uuid4()
+    decisions = []
+    ids_by_outcome: dict[str, list[int]] = {}
+    for row in rows:
+        facts = _facts(row)
+        outcome, reasons = assessor(facts)
+        snapshot = _snapshot(row, facts)
+        if (row[8], row[9], row[10], row[11]) == (outcome, list(reasons), version, snapshot):
+            continue
+        decisions.append(
+            EligibilityDecision(
+                employment_id=row[0],
+                outcome=outcome,
+                reasons=list(reasons),
+                rule_set_version=version,
+                source=Source.ASSESSMENT,
+                decided_at=now,
+                snapshot=snapshot,
+                batch=batch,
+            )
+        )
+        ids_by_outcome.setdefault(outcome, []).append(row[0])
+    if decisions:
+        EligibilityDecision.objects.bulk_create(decisions)
+        _point_at_batch(ids_by_outcome, batch)
+        audit.record(
+            verb="eligibility_assessed",
+            object_type="workers.eligibilitydecision.batch",
+            object_id=batch,
+            details={
+                "count": len(decisions),
+                "rule_set_version": version,
+                "employment_ids": [decision.employment_id for decision in decisions],
+            },
+        )
+    return rows[-1][0], len(rows), len(decisions)
+
+
+def _undecided():
+    return Employment.objects.filter(eligibility_decided=False, status=Employment.Status.ACTIVE)
+
+
+def assess_employments(
+    *,
+    employment_ids: Iterable[int] | None = None,
+    employer_id: int | None = None,
+    rule_set: RuleSet | None = None,
+) -> int:
+    """Assess undecided, current employments (those given, an employer's, or all) under
+    ``rule_set`` (default: the current one); returns how many got a new assessment.
+
+    Employments a local lead has decided keep their decision and its rule version.
+    """
+    rule_set = rule_set or current_rule_set()
+    assessor = Assessor(rule_set.rules)
+    queryset = _undecided()
+    if employment_ids is not None:
+        queryset = queryset.filter(pk__in=list(employment_ids))
+    if employer_id is not None:
+        queryset = queryset.filter(employer_id=employer_id)
+    written, cursor = 0, 0
+    with transaction.atomic():
+        while True:
+            cursor, seen, changed = _assess_chunk(
+                queryset, assessor, rule_set.version, cursor, CHUNK_SIZE
+            )
+            written += changed
+            if seen < CHUNK_SIZE:
+                return written
+
+
+@transaction.atomic
+def publish_rule_set(*, rule_set: RuleSet, user) -> RuleSet:
+    """Publish a draft as the next version and queue re-assessment of undecided employments."""
+    if not is_administrator(user):
+        raise PermissionDenied("Only administrators publish rule sets.")
+    draft = RuleSet.objects.select_for_update().get(pk=rule_set.pk)
+    if draft.is_published:
+        raise EligibilityError(f"{draft} is already published.")
+    try:
+        compile_rules(draft.rules)
+    except RuleError as exc:
+        raise EligibilityError(str(exc)) from exc
+    latest = RuleSet.objects.published().order_by("-version").values_list("version", flat=True)
+    version = (latest.first() or 0) + 1
+    now = timezone.now()
+    RuleSet.objects.filter(pk=draft.pk, published_at__isnull=True).update(
+        version=version, published_at=now, published_by=user
+    )
+    draft.refresh_from_db()
+    reassessment = Reassessment.objects.create(
+        rule_set=draft, total=_undecided().count(), status=Reassessment.Status.QUEUED
+    )
+    audit.record(
+        verb="rule_set_published",
+        actor=user,
+        target=draft,
+        details={"version": version, "reassessment_id": reassessment.pk},
+    )
+    from workers.tasks import reassess_undecided
+
+    transaction.on_commit(lambda: reassess_undecided.delay(reassessment.pk))
+    return draft
+
+
+def run_reassessment(*, reassessment_id: int, chunk_size: int = CHUNK_SIZE) -> Reassessment:
+    """Re-assess undecided employments under the reassessment's rule set, chunk by chunk,
+    saving progress after each; a re-run carries on from the last finished chunk."""
+    reassessment = Reassessment.objects.select_related("rule_set").get(pk=reassessment_id)
+    if reassessment.status == Reassessment.Status.DONE:
+        return reassessment
+    rule_set = reassessment.rule_set
+    if RuleSet.objects.current().pk != rule_set.pk:
+        # A newer version was published meanwhile; its own run does the work.
+        Reassessment.objects.filter(pk=reassessment.pk).update(
+            status=Reassessment.Status.DONE, finished_at=timezone.now()
+        )
+        reassessment.refresh_from_db()
+        return reassessment
+    assessor = Assessor(rule_set.rules)
+    Reassessment.objects.filter(pk=reassessment.pk).update(status=Reassessment.Status.RUNNING)
+    cursor = reassessment.last_employment_id
+    while True:
+        with transaction.atomic():
+            cursor, seen, changed = _assess_chunk(
+                _undecided(), assessor, rule_set.version, cursor, chunk_size
+            )
+            Reassessment.objects.filter(pk=reassessment.pk).update(
+                done=F("done") + seen, changed=F("changed") + changed, last_employment_id=cursor
+            )
+        if seen < chunk_size:
+            break
+    Reassessment.objects.filter(pk=reassessment.pk).update(
+        status=Reassessment.Status.DONE, finished_at=timezone.now()
+    )
+    reassessment.refresh_from_db()
+    return reassessment
+
+
+# --- Local leads' decisions -------------------------------------------------------------
+
+
+def _require_lead(user) -> None:
+    if not (is_administrator(user) or (user.is_authenticated and user.role == Role.LOCAL_LEAD)):
+        raise PermissionDenied("Only local leads decide eligibility.")
+
+
+def _scoped(user):
+    """Employments ``user`` may act on, without DISTINCT so rows can be locked."""
+    scope = employment_scope(user)
+    queryset = Employment.objects.all()
+    return queryset if scope is None else queryset.filter(scope)
+
+
+def new_verification_codes(count: int) -> list[str]:
+    """``count`` distinct codes like ``CVX-7F3K-9Q2P`` not yet given to anyone (one query)."""
+    codes: set[str] = set()
+    while len(codes) < count:
+        wanted = count - len(codes)
+        fresh = set()
+        while len(fresh) < wanted:
+            body = "".join(secrets.choice(CODE_ALPHABET) for _ in range(8))
+            fresh.add(f"{CODE_PREFIX}-{body[:4]}-{body[4:]}")
+        fresh -= codes
+        taken = set(
+            EligibilityDecision.objects.filter(verification_code__in=fresh).values_list(
+                "verification_code", flat=True
+            )
+        )
+        codes |= fresh - taken
+    return list(codes)
+
+
+def normalise_code(raw: str) -> str:
+    """What a person typed, as stored: case, spaces and dashes ignored; O read as 0 and
+    I or L as 1, as Crockford's alphabet intends."""
+    text = "".join(char for char in (raw or "").upper() if char.isalnum())
+    if text.startswith(CODE_PREFIX):
+        text = text[len(CODE_PREFIX) :]
+    text = text.translate(str.maketrans({"O": "0", "I": "1", "L": "1"}))
+    if len(text) != 8 or any(char not in CODE_ALPHABET for char in text):
+        return ""
+    return f"{CODE_PREFIX}-{text[:4]}-{text[4:]}"
+
+
+_LOCK_COLUMNS = (
+    *_FACT_COLUMNS,
+    "current_decision_id",
+    "eligibility_decided",
+    "information_requested",
+    "current_decision__rule_set_version",
+)
+
+
+def set_digest(pairs: Iterable[tuple[int, int | None]]) -> str:
+    """A fingerprint of a set of employments and the decision each has now: a confirmation
+    page carries it, and the action refuses to run if the set is no longer the same."""
+    digest = hashlib.sha256()
+    for employment_id, decision_id in sorted(pairs):
+        digest.update(f"{employment_id}:{decision_id or 0};".encode())
+    return digest.hexdigest()
+
+
+def _decide_in_bulk(
+    *, lead, employment_ids: Sequence[int], digest: str | None, outcome: str, reason: str
+) -> tuple[uuid.UUID, list[int]]:
+    _require_lead(lead)
+    wanted = set(employment_ids)
+    if not wanted:
+        raise EligibilityError(
+            "There are no workers in this set. Change the filters or choose some."
+        )
+    rows = list(
+        _scoped(lead)
+        .filter(pk__in=wanted)
+        .select_for_update(of=("self",))
+        .order_by("pk")
+        .values_list(*_LOCK_COLUMNS)
+    )
+    if len(rows) != len(wanted):
+        raise Employment.DoesNotExist("Some of these workers are not in your area.")
+    if digest is not None and set_digest((row[0], row[8]) for row in rows) != digest:
+        raise SetChanged(len(rows))
+    if any(row[9] or row[10] for row in rows):
+        waiting = sum(1 for row in rows if row[9] or row[10])
+        raise SetChanged(len(rows) - waiting)
+    if outcome == Outcome.ELIGIBLE:
+        unapproved = sum(1 for row in rows if row[5] != APPROVED_EMPLOYER)
+        if unapproved:
+            raise EligibilityError(
+                f"{unapproved} of these workers work for an employer that is not approved yet. "
+                "Approve the employer first, or leave those workers out."
+            )
+    now = timezone.now()
+    batch = uuid.uuid4()
+    codes = iter(new_verification_codes(len(rows)) if outcome == Outcome.ELIGIBLE else ())
+    decisions = []
+    for row in rows:
+        facts = _facts(row)
+        decisions.append(
+            EligibilityDecision(
+                employment_id=row[0],
+                outcome=outcome,
+                reasons=[reason],
+                source=Source.LEAD,
+                decided_by=lead,
+                decided_at=now,
+                snapshot=_snapshot(row, facts),
+                batch=batch,
+                verification_code=next(codes, None),
+                # The rule version that proposed the outcome the lead confirms or overrides.
+                rule_set_version=row[11],
+            )
+        )
+    EligibilityDecision.objects.bulk_create(decisions)
+    ids = [row[0] for row in rows]
+    _point_at_batch({outcome: ids}, batch, eligibility_decided=True)
+    return batch, ids
+
+
+def _bulk_reason(reason: str, *, outcome: str, rows_assessed_eligible: bool) -> str:
+    reason = (reason or "").strip()
+    if reason:
+        return reason
+    if outcome == Outcome.ELIGIBLE and rows_assessed_eligible:
+        return "Approved by the local lead: assessed eligible under the cohort 2b rules"
+    raise EligibilityError("Give a reason for this decision.")
+
+
+@transaction.atomic
+def approve_employments(
+    *,
+    lead,
+    employment_ids: Sequence[int],
+    digest: str | None = None,
+    reason: str = "",
+    request=None,
+) -> int:
+    """Decide "eligible" for every employment given (all undecided, in the lead's area,
+    with approved employers); a reason is needed unless all were assessed eligible."""
+    all_eligible = (
+        not _scoped(lead)
+        .filter(pk__in=list(employment_ids))
+        .exclude(eligibility_outcome=Outcome.ELIGIBLE)
+        .exists()
+    )
+    reason = _bulk_reason(reason, outcome=Outcome.ELIGIBLE, rows_assessed_eligible=all_eligible)
+    batch, ids = _decide_in_bulk(
+        lead=lead,
+        employment_ids=employment_ids,
+        digest=digest,
+        outcome=Outcome.ELIGIBLE,
+        reason=reason,
+    )
+    audit.record(
+        verb="eligibility_approved",
+        actor=lead,
+        object_type="workers.eligibilitydecision.batch",
+        object_id=batch,
+        details={"count": len(ids), "reason": reason, "employment_ids": ids},
+        request=request,
+    )
+    return len(ids)
+
+
+@transaction.atomic
+def reject_employments(
+    *, lead, employment_ids: Sequence[int], reason: str, digest: str | None = None, request=None
+) -> int:
+    """Decide "not eligible", with the lead's reason, for every employment given."""
+    reason = _bulk_reason(reason, outcome=Outcome.NOT_ELIGIBLE, rows_assessed_eligible=False)
+    batch, ids = _decide_in_bulk(
+        lead=lead,
+        employment_ids=employment_ids,
+        digest=digest,
+        outcome=Outcome.NOT_ELIGIBLE,
+        reason=reason,
+    )
+    audit.record(
+        verb="eligibility_rejected",
+        actor=lead,
+        object_type="workers.eligibilitydecision.batch",
+        object_id=batch,
+        details={"count": len(ids), "reason": reason, "employment_ids": ids},
+        request=request,
+    )
+    return len(ids)
+
+
+def _lock_one(user, employment_id: int) -> Employment:
+    _require_lead(user)
+    employment = (
+        _scoped(user)
+        .select_for_update(of=("self",))
+        .select_related("employer")
+        .get(pk=employment_id)
+    )
+    return employment
+
+
+def _write_lead_decision(
+    *,
+    lead,
+    employment: Employment,
+    outcome: str,
+    reason: str,
+    verb: str,
+    request=None,
+    extra: dict | None = None,
+) -> EligibilityDecision:
+    facts = employment_facts(employment)
+    previous = employment.current_decision
+    decision = EligibilityDecision.objects.create(
+        employment=employment,
+        outcome=outcome,
+        reasons=[reason],
+        rule_set_version=previous.rule_set_version if previous else None,
+        source=Source.LEAD,
+        decided_by=lead,
+        snapshot={
+            **facts.as_dict(),
+            "staff_reference": employment.staff_reference,
+            "status": employment.status,
+        },
+        batch=uuid.uuid4(),
+        verification_code=new_verification_codes(1)[0] if outcome == Outcome.ELIGIBLE else None,
+    )
+    employment.current_decision = decision
+    employment.eligibility_outcome = outcome
+    employment.eligibility_decided = True
+    employment.information_requested = False
+    employment.save(
+        update_fields=[
+            "current_decision",
+            "eligibility_outcome",
+            "eligibility_decided",
+            "information_requested",
+            "updated_at",
+        ]
+    )
+    InformationRequest.objects.filter(
+        employment=employment, status=InformationRequest.Status.OPEN
+    ).update(status=InformationRequest.Status.CLOSED)
+    audit.record(
+        verb=verb,
+        actor=lead,
+        target=decision,
+        details={
+            "employment_id": employment.pk,
+            "outcome": outcome,
+            "reason": reason,
+            "previous_decision_id": previous.pk if previous else None,
+            **(extra or {}),
+        },
+        request=request,
+    )
+    return decision
+
+
+@transaction.atomic
+def decide_employment(
+    *,
+    lead,
+    employment_id: int,
+    outcome: str,
+    reason: str,
+    seen_decision_id: int | None,
+    request=None,
+) -> EligibilityDecision:
+    """A local lead's decision on one worker. ``seen_decision_id`` is the decision the lead
+    was shown: if another has been made since, nothing is written (StaleDecision)."""
+    employment = _lock_one(lead, employment_id)
+    if employment.current_decision_id != seen_decision_id:
+        raise StaleDecision(employment.current_decision)
+    if outcome not in (Outcome.ELIGIBLE, Outcome.NOT_ELIGIBLE):
+        raise EligibilityError("Choose eligible or not eligible.")
+    reason = (reason or "").strip()
+    if not reason:
+        if outcome == Outcome.ELIGIBLE and employment.eligibility_outcome == Outcome.ELIGIBLE:
+            reason = "Approved by the local lead: assessed eligible under the cohort 2b rules"
+        else:
+            raise EligibilityError("Give a reason for this decision.")
+    if outcome == Outcome.ELIGIBLE and employment.employer.status != APPROVED_EMPLOYER:
+        raise EligibilityError(
+            "The employer is not approved yet. Approve the employer before approving its workers."
+        )
+    if employment.status != Employment.Status.ACTIVE:
+        raise EligibilityError("This worker has left this employer, so there is nothing to decide.")
+    return _write_lead_decision(
+        lead=lead,
+        employment=employment,
+        outcome=outcome,
+        reason=reason,
+        verb="eligibility_decided",
+        request=request,
+    )
+
+
+@transaction.atomic
+def reverse_decision(
+    *, lead, employment_id: int, reason: str, seen_decision_id: int | None, request=None
+) -> EligibilityDecision:
+    """Reverse a local lead's decision (eligible ↔ not eligible) with a reason. The reversed
+    decision stays in the history; a reversed approval's letter code stops verifying."""
+    employment = _lock_one(lead, employment_id)
+    current = employment.current_decision
+    if employment.current_decision_id != seen_decision_id:
+        raise StaleDecision(current)
+    if current is None or not current.by_lead:
+        raise EligibilityError("Only a local lead's decision can be reversed.")
+    reason = (reason or "").strip()
+    if not reason:
+        raise EligibilityError("Give a reason for reversing this decision.")
+    outcome = Outcome.NOT_ELIGIBLE if current.outcome == Outcome.ELIGIBLE else Outcome.ELIGIBLE
+    if outcome == Outcome.ELIGIBLE and employment.employer.status != APPROVED_EMPLOYER:
+        raise EligibilityError(
+            "The employer is not approved yet. Approve the employer before approving its workers."
+        )
+    return _write_lead_decision(
+        lead=lead,
+        employment=employment,
+        outcome=outcome,
+        reason=reason,
+        verb="eligibility_reversed",
+        request=request,
+        extra={"reversed_decision_id": current.pk},
+    )
+
+
+# --- Questions to employers -------------------------------------------------------------
+
+
+@transaction.atomic
+def request_information(
+    *, lead, employment_ids: Sequence[int], question: str, request=None
+) -> list[InformationRequest]:
+    """Ask the employers of the chosen workers a question; each employer is emailed once."""
+    _require_lead(lead)
+    question = (question or "").strip()
+    if not question:
+        raise EligibilityError("Write the question you want the employer to answer.")
+    wanted = set(employment_ids)
+    if not wanted:
+        raise EligibilityError("Choose at least one worker to ask about.")
+    rows = list(
+        _scoped(lead)
+        .filter(pk__in=wanted)
+        .select_for_update(of=("self",))
+        .values_list("pk", "employer_id", "eligibility_decided")
+    )
+    if len(rows) != len(wanted):
+        raise Employment.DoesNotExist("Some of these workers are not in your area.")
+    if any(decided for _, _, decided in rows):
+        raise EligibilityError(
+            "Some of these workers already have a decision. Reverse it first if you need to ask."
+        )
+    now = timezone.now()
+    created = InformationRequest.objects.bulk_create(
+        InformationRequest(employment_id=pk, question=question, asked_by=lead, asked_at=now)
+        for pk, _, _ in rows
+    )
+    ids = [pk for pk, _, _ in rows]
+    Employment.objects.filter(pk__in=ids).update(information_requested=True)
+    audit.record(
+        verb="eligibility_information_requested",
+        actor=lead,
+        object_type="workers.employment",
+        object_id=ids[0] if len(ids) == 1 else "",
+        details={"count": len(ids), "question": question, "employment_ids": ids},
+        request=request,
+    )
+    employer_ids = sorted({employer_id for _, employer_id, _ in rows})
+    transaction.on_commit(lambda: notifications.questions_asked(employer_ids=employer_ids))
+    return created
+
+
+@dataclass(frozen=True)
+class EmploymentChanges:
+    """What an employer may correct when answering: role, setting, contact, or that the
+    worker has left. ``None`` leaves a detail as it is."""
+
+    job_role: str | None = None
+    work_setting: str | None = None
+    direct_contact: bool | None = None
+    has_left: bool = False
+
+
+@transaction.atomic
+def answer_information_request(
+    *,
+    user,
+    information_request_id: int,
+    answer: str,
+    changes: EmploymentChanges | None = None,
+    request=None,
+) -> InformationRequest:
+    """The employer's answer: corrects the employment if asked, returns it to the lead's
+    queue re-assessed under the current rules, and emails the lead who asked."""
+    if user.role != Role.EMPLOYER and not is_administrator(user):
+        raise PermissionDenied("Only the employer answers a local lead's question.")
+    question = (
+        InformationRequest.objects.visible_to(user)
+        .select_related("employment")
+        .get(pk=information_request_id)
+    )
+    question = InformationRequest.objects.select_for_update().get(pk=question.pk)
+    if question.status != InformationRequest.Status.OPEN:
+        raise EligibilityError("This question has already been answered or decided.")
+    answer = (answer or "").strip()
+    if not answer:
+        raise EligibilityError("Write your answer to the question.")
+    employment = Employment.objects.select_for_update().get(pk=question.employment_id)
+    changes = changes or EmploymentChanges()
+    changed: dict[str, list] = {}
+    for field in ("job_role", "work_setting", "direct_contact"):
+        value = getattr(changes, field)
+        if value is not None and value != getattr(employment, field):
+            changed[field] = [getattr(employment, field), value]
+            setattr(employment, field, value)
+    if changes.has_left and employment.status != Employment.Status.LEFT:
+        changed["status"] = [employment.status, Employment.Status.LEFT]
+        employment.status = Employment.Status.LEFT
+        employment.left_at = timezone.now()
+    employment.information_requested = (
+        InformationRequest.objects.filter(
+            employment=employment, status=InformationRequest.Status.OPEN
+        )
+        .exclude(pk=question.pk)
+        .exists()
+    )
+    employment.save()
+    question.answer = answer
+    question.changes = changed
+    question.answered_by = user
+    question.answered_at = timezone.now()
+    question.status = InformationRequest.Status.ANSWERED
+    question.save()
+    audit.record(
+        verb="eligibility_information_answered",
+        actor=user,
+        target=question,
+        details={"employment_id": employment.pk, "changes": changed},
+        request=request,
+    )
+    assess_employments(employment_ids=[employment.pk])
+    transaction.on_commit(
+        lambda: notifications.question_answered(information_request_id=question.pk)
+    )
+    return question
+
+
+# --- Verification ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Verification:
+    valid: bool
+    name: str = ""
+    employer: str = ""
+
+
+def verify_code(*, raw_code: str, request=None) -> Verification:
+    """Check a letter's code: valid only while it belongs to the worker's current decision,
+    made by a local lead, and the worker still works there. Every check is audited."""
+    code = normalise_code(raw_code)
+    decision = None
+    if code:
+        decision = (
+            EligibilityDecision.objects.filter(verification_code=code)
+            .select_related("employment__worker", "employment__employer")
+            .first()
+        )
+    valid = bool(
+        decision
+        and decision.employment.current_decision_id == decision.pk
+        and decision.outcome == Outcome.ELIGIBLE
+        and decision.employment.status == Employment.Status.ACTIVE
+    )
+    audit.record(
+        verb="eligibility_code_checked",
+        object_type="workers.eligibilitydecision",
+        object_id=decision.pk if decision else "",
+        details={"code": code or (raw_code or "")[:20], "valid": valid},
+        request=request,
+    )
+    if not valid:
+        return Verification(valid=False)
+    worker = decision.employment.worker
+    return Verification(
+        valid=True,
+        name=f"{worker.first_name} {worker.last_name[:1]}.",
+        employer=decision.employment.employer.name,
+    )
