@@ -7,131 +7,224 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('employers', '0002_initial'),
-        ('workers', '0002_reference_values'),
+        ("employers", "0002_initial"),
+        ("workers", "0002_reference_values"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='InformationRequest',
+            name="InformationRequest",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('question', models.TextField()),
-                ('asked_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('answer', models.TextField(blank=True)),
-                ('changes', models.JSONField(blank=True, default=dict)),
-                ('answered_at', models.DateTimeField(blank=True, null=True)),
-                ('status', models.CharField(choices=[('open', 'Waiting for the employer'), ('answered', 'Answered'), ('closed', 'Closed by a decision')], db_index=True, default='open', max_length=10)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("question", models.TextField()),
+                ("asked_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("answer", models.TextField(blank=True)),
+                ("changes", models.JSONField(blank=True, default=dict)),
+                ("answered_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("open", "Waiting for the employer"),
+                            ("answered", "Answered"),
+                            ("closed", "Closed by a decision"),
+                        ],
+                        db_index=True,
+                        default="open",
+                        max_length=10,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['asked_at', 'id'],
+                "ordering": ["asked_at", "id"],
             },
         ),
         migrations.CreateModel(
-            name='Reassessment',
+            name="Reassessment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('done', 'Done')], default='queued', max_length=10)),
-                ('total', models.PositiveIntegerField(default=0)),
-                ('done', models.PositiveIntegerField(default=0)),
-                ('changed', models.PositiveIntegerField(default=0)),
-                ('last_employment_id', models.BigIntegerField(default=0)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("queued", "Queued"), ("running", "Running"), ("done", "Done")],
+                        default="queued",
+                        max_length=10,
+                    ),
+                ),
+                ("total", models.PositiveIntegerField(default=0)),
+                ("done", models.PositiveIntegerField(default=0)),
+                ("changed", models.PositiveIntegerField(default=0)),
+                ("last_employment_id", models.BigIntegerField(default=0)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='RuleSet',
+            name="RuleSet",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('version', models.PositiveIntegerField(blank=True, editable=False, null=True, unique=True)),
-                ('rules', models.JSONField(help_text='A list of rules; see the rule language in the notes.')),
-                ('notes', models.TextField(blank=True, help_text='What changed and why.')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                ('published_at', models.DateTimeField(blank=True, editable=False, null=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "version",
+                    models.PositiveIntegerField(blank=True, editable=False, null=True, unique=True),
+                ),
+                (
+                    "rules",
+                    models.JSONField(
+                        help_text="A list of rules; see the rule language in the notes."
+                    ),
+                ),
+                ("notes", models.TextField(blank=True, help_text="What changed and why.")),
+                (
+                    "created_at",
+                    models.DateTimeField(default=django.utils.timezone.now, editable=False),
+                ),
+                ("published_at", models.DateTimeField(blank=True, editable=False, null=True)),
             ],
             options={
-                'ordering': [models.OrderBy(models.F('version'), descending=True, nulls_first=True), '-created_at'],
+                "ordering": [
+                    models.OrderBy(models.F("version"), descending=True, nulls_first=True),
+                    "-created_at",
+                ],
             },
         ),
         migrations.AddField(
-            model_name='eligibilitydecision',
-            name='batch',
+            model_name="eligibilitydecision",
+            name="batch",
             field=models.UUIDField(blank=True, db_index=True, null=True),
         ),
         migrations.AddField(
-            model_name='eligibilitydecision',
-            name='snapshot',
+            model_name="eligibilitydecision",
+            name="snapshot",
             field=models.JSONField(default=dict),
         ),
         migrations.AddField(
-            model_name='eligibilitydecision',
-            name='source',
-            field=models.CharField(choices=[('assessment', 'Rule assessment'), ('lead', 'Local lead')], default='assessment', max_length=10),
+            model_name="eligibilitydecision",
+            name="source",
+            field=models.CharField(
+                choices=[("assessment", "Rule assessment"), ("lead", "Local lead")],
+                default="assessment",
+                max_length=10,
+            ),
         ),
         migrations.AddField(
-            model_name='eligibilitydecision',
-            name='verification_code',
+            model_name="eligibilitydecision",
+            name="verification_code",
             field=models.CharField(blank=True, max_length=13, null=True, unique=True),
         ),
         migrations.AddField(
-            model_name='employment',
-            name='current_decision',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='workers.eligibilitydecision'),
+            model_name="employment",
+            name="current_decision",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to="workers.eligibilitydecision",
+            ),
         ),
         migrations.AddField(
-            model_name='employment',
-            name='eligibility_decided',
+            model_name="employment",
+            name="eligibility_decided",
             field=models.BooleanField(default=False),
         ),
         migrations.AddField(
-            model_name='employment',
-            name='eligibility_outcome',
+            model_name="employment",
+            name="eligibility_outcome",
             field=models.CharField(blank=True, max_length=20),
         ),
         migrations.AddField(
-            model_name='employment',
-            name='information_requested',
+            model_name="employment",
+            name="information_requested",
             field=models.BooleanField(default=False),
         ),
         migrations.AddIndex(
-            model_name='employment',
-            index=models.Index(fields=['employer', 'eligibility_decided', 'eligibility_outcome'], name='employment_eligibility_idx'),
+            model_name="employment",
+            index=models.Index(
+                fields=["employer", "eligibility_decided", "eligibility_outcome"],
+                name="employment_eligibility_idx",
+            ),
         ),
         migrations.AddField(
-            model_name='informationrequest',
-            name='answered_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="informationrequest",
+            name="answered_by",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='informationrequest',
-            name='asked_by',
-            field=models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="informationrequest",
+            name="asked_by",
+            field=models.ForeignKey(
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='informationrequest',
-            name='employment',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='information_requests', to='workers.employment'),
+            model_name="informationrequest",
+            name="employment",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="information_requests",
+                to="workers.employment",
+            ),
         ),
         migrations.AddField(
-            model_name='ruleset',
-            name='created_by',
-            field=models.ForeignKey(blank=True, editable=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="ruleset",
+            name="created_by",
+            field=models.ForeignKey(
+                blank=True,
+                editable=False,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='ruleset',
-            name='published_by',
-            field=models.ForeignKey(blank=True, editable=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="ruleset",
+            name="published_by",
+            field=models.ForeignKey(
+                blank=True,
+                editable=False,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='reassessment',
-            name='rule_set',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='reassessments', to='workers.ruleset'),
+            model_name="reassessment",
+            name="rule_set",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="reassessments",
+                to="workers.ruleset",
+            ),
         ),
     ]
