@@ -34,7 +34,8 @@ class InvalidPostcode(ValidationError, ValueError):
     report it as a row error), so every caller can catch the kind it already handles.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *args) -> None:
+        # Arguments are ignored so the error survives pickling (Celery results, for one).
         super().__init__(INVALID_MESSAGE, code="invalid_postcode")
 
     def __str__(self) -> str:

@@ -98,3 +98,13 @@ def test_the_district_table_is_read_once(monkeypatch):
     for _ in range(1000):
         postcodes.locate("M1 1AE")
     assert opened == []
+
+
+def test_the_error_survives_pickling_for_celery_results():
+    import pickle
+
+    with pytest.raises(ValueError) as raised:
+        normalise_postcode("nope")
+    copy = pickle.loads(pickle.dumps(raised.value))  # noqa: S301  (our own bytes)
+    assert isinstance(copy, ValidationError) and isinstance(copy, ValueError)
+    assert str(copy) == "Enter a real UK postcode in full, like SW1A 2AA"
