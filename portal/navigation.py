@@ -11,7 +11,7 @@ from portal.roles import Role
 NAVIGATION: list[tuple[str, str, str]] = [
     (Role.EMPLOYER, "Your organisations", "employers:list"),
     (Role.EMPLOYER, "Invite a colleague", "invite_colleague"),
-    (Role.LOCAL_LEAD, "Employers", "employers:list"),
+    (Role.LOCAL_LEAD, "Employers to approve", "employers:approvals"),
     (Role.LOCAL_LEAD, "Workers", "workers:list"),
     (Role.LOCAL_LEAD, "Vaccination sites", "bookings:site_list"),
     (Role.LOCAL_LEAD, "Invite a colleague", "invite_colleague"),

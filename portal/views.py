@@ -9,6 +9,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import NoReverseMatch, reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -24,11 +25,24 @@ def home(request):
     if not request.user.is_authenticated:
         return render(request, "portal/start.html")
     if not request.user.role and not request.user.is_superuser:
-        return render(request, "portal/no_role.html", status=403)
+        return render(
+            request,
+            "portal/no_role.html",
+            {"employer_registration_url": _url_or_none("employers:register")},
+            status=403,
+        )
     items = navigation_for(request.user, request.path)
     if items:
         return redirect(items[0].href)
     return render(request, "portal/no_role.html", status=403)
+
+
+def _url_or_none(name: str) -> str | None:
+    """Domain apps' pages are linked by URL name, so portal imports none of them."""
+    try:
+        return reverse(name)
+    except NoReverseMatch:
+        return None
 
 
 @login_required
