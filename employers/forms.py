@@ -10,7 +10,7 @@ from django import forms
 
 from employers.models import Employer
 from portal.models import LocalAuthority
-from portal.postcodes import normalise_postcode
+from portal.postcodes import is_known_district, normalise_postcode, outward_code
 from workers.models import Employment
 
 CQC_LOCATION_ID = re.compile(r"^1-\d{9,11}$")
@@ -114,7 +114,13 @@ class EmployerRegistrationForm(forms.ModelForm):
         return value
 
     def clean_postcode(self) -> str:
-        return normalise_postcode(self.cleaned_data["postcode"])
+        postcode = normalise_postcode(self.cleaned_data["postcode"])
+        if not is_known_district(postcode):
+            raise forms.ValidationError(
+                f"We do not recognise the postcode area {outward_code(postcode)}. "
+                "Check the postcode and try again."
+            )
+        return postcode
 
     def clean_contact_phone(self) -> str:
         raw = self.cleaned_data["contact_phone"]
@@ -226,11 +232,7 @@ class StaffFilterForm(ListFilterForm):
     q = forms.CharField(label="Search by name, staff reference or NHS number", required=False)
     job_role = forms.ChoiceField(label="Job role", required=False)
     work_setting = forms.ChoiceField(label="Work setting", required=False)
-    employment_type = forms.ChoiceField(
-        label="Employment type",
-        required=False,
-        choices=[(ALL, "All types"), *Employment.EmploymentType.choices],
-    )
+    employment_type = forms.ChoiceField(label="Employment type", required=False)
     status = forms.ChoiceField(
         label="Status",
         required=False,
@@ -241,10 +243,9 @@ class StaffFilterForm(ListFilterForm):
         ],
     )
 
-    def __init__(self, query, *, job_roles=(), work_settings=(), **kwargs):
+    def __init__(self, query, *, job_roles=(), work_settings=(), employment_types=(), **kwargs):
+        """Each of the choices is (code, label) pairs of reference values."""
         super().__init__(query, **kwargs)
-        self.fields["job_role"].choices = [(ALL, "All job roles"), *((v, v) for v in job_roles)]
-        self.fields["work_setting"].choices = [
-            (ALL, "All work settings"),
-            *((v, v) for v in work_settings),
-        ]
+        self.fields["job_role"].choices = [(ALL, "All job roles"), *job_roles]
+        self.fields["work_setting"].choices = [(ALL, "All work settings"), *work_settings]
+        self.fields["employment_type"].choices = [(ALL, "All types"), *employment_types]

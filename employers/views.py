@@ -24,7 +24,8 @@ from employers.forms import (
 )
 from employers.models import Employer
 from portal.roles import Role
-from workers.models import Employment
+from workers import reference
+from workers.models import Employment, ReferenceValue
 
 PAGE_SIZE = 50
 
@@ -213,14 +214,22 @@ def _search(employments, query: str):
     return employments.filter(condition)
 
 
+def _labelled(kind: str, codes: set[str]) -> list[tuple[str, str]]:
+    return sorted(((code, reference.label(kind, code)) for code in codes), key=lambda c: c[1])
+
+
 @login_required
 def staff_list(request, pk: int):
     employer = get_object_or_404(Employer.objects.visible_to(request.user), pk=pk)
     staff = Employment.objects.visible_to(request.user).filter(employer=employer)
+    # Offer only the roles and settings this list has (one query); labels come from memory.
     pairs = staff.order_by().values_list("job_role", "work_setting").distinct()
-    job_roles = sorted({role for role, _ in pairs})
-    work_settings = sorted({setting for _, setting in pairs})
-    form = StaffFilterForm(request.GET, job_roles=job_roles, work_settings=work_settings)
+    form = StaffFilterForm(
+        request.GET,
+        job_roles=_labelled(ReferenceValue.Kind.JOB_ROLE, {role for role, _ in pairs}),
+        work_settings=_labelled(ReferenceValue.Kind.WORK_SETTING, {s for _, s in pairs}),
+        employment_types=reference.choices(ReferenceValue.Kind.EMPLOYMENT_TYPE),
+    )
     chosen = form.values()
     if chosen["q"]:
         staff = _search(staff, chosen["q"])

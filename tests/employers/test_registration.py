@@ -86,6 +86,7 @@ def test_registration_creates_pending_employer_and_makes_an_employer_user(
         ({"cqc_location_id": ""}, "cqc_location_id", "Enter the CQC location ID"),
         ({"postcode": "SW1A"}, "postcode", "Enter a real UK postcode"),
         ({"postcode": "12345"}, "postcode", "Enter a real UK postcode"),
+        ({"postcode": "ZZ9 9ZZ"}, "postcode", "We do not recognise the postcode area ZZ9"),
         ({"postcode": ""}, "postcode", "Enter the postcode"),
         ({"contact_phone": "12"}, "contact_phone", "Enter a UK phone number"),
         ({"contact_email": "not-an-email"}, "contact_email", "valid email"),
