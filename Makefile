@@ -19,11 +19,14 @@ node_modules/.installed: package.json package-lock.json
 install: $(VENV)/.installed node_modules/.installed
 
 # Web, Celery worker and Celery beat in one foreground process tree (Ctrl-C stops all).
+# PORT picks the web port (default 8000); honcho would otherwise hand the web process 5000.
+PORT ?= 8000
+RUN_ENV = DEBUG=$${DEBUG:-true} PORT=$(PORT) SITE_URL=$${SITE_URL:-http://127.0.0.1:$(PORT)}
 run: install
 	mkdir -p var
-	DEBUG=$${DEBUG:-true} $(PY) manage.py migrate --no-input
-	DEBUG=$${DEBUG:-true} $(PY) manage.py seed_demo
-	DEBUG=$${DEBUG:-true} PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho -f Procfile.dev start
+	$(RUN_ENV) $(PY) manage.py migrate --no-input
+	$(RUN_ENV) $(PY) manage.py seed_demo
+	$(RUN_ENV) PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho -f Procfile.dev start
 
 # Lint, then the whole suite. Uses PostgreSQL/Redis when DATABASE_URL/REDIS_URL are set.
 test: install

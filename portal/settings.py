@@ -248,8 +248,14 @@ else:
         "data_folder_in": str(_celery_dir / "queue"),
         "data_folder_out": str(_celery_dir / "queue"),
         "processed_folder": str(_celery_dir / "processed"),
+        # kombu keeps its exchange table here; left unset it writes ./control in the cwd.
+        "control_folder": str(_celery_dir / "control"),
         "store_processed": False,
     }
+    # Web, worker and beat all need the folders before the first message or exchange; kombu
+    # creates none of them (and the control folder without its parents).
+    for _folder in ("queue", "processed", "control"):
+        (_celery_dir / _folder).mkdir(parents=True, exist_ok=True)
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
