@@ -10,8 +10,10 @@ from portal.roles import Role
 # (role, text, url name). Order is display order.
 NAVIGATION: list[tuple[str, str, str]] = [
     (Role.EMPLOYER, "Your organisations", "employers:list"),
+    (Role.EMPLOYER, "Questions from your lead", "workers:questions"),
     (Role.EMPLOYER, "Invite a colleague", "invite_colleague"),
     (Role.LOCAL_LEAD, "Employers to approve", "employers:approvals"),
+    (Role.LOCAL_LEAD, "Eligibility review", "workers:queue"),
     (Role.LOCAL_LEAD, "Workers", "workers:list"),
     (Role.LOCAL_LEAD, "Vaccination sites", "bookings:site_list"),
     (Role.LOCAL_LEAD, "Invite a colleague", "invite_colleague"),
@@ -20,6 +22,7 @@ NAVIGATION: list[tuple[str, str, str]] = [
     (Role.NHS_TEAM, "Vaccination sites", "bookings:site_list"),
     (Role.ADMINISTRATOR, "Overview", "overview"),
     (Role.ADMINISTRATOR, "Employers", "employers:list"),
+    (Role.ADMINISTRATOR, "Eligibility review", "workers:queue"),
     (Role.ADMINISTRATOR, "Vaccination sites", "bookings:site_list"),
     (Role.ADMINISTRATOR, "Audit log", "admin:portal_auditevent_changelist"),
     (Role.ADMINISTRATOR, "Administration", "admin:index"),

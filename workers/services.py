@@ -432,6 +432,7 @@ def approve_employments(
 ) -> int:
     """Decide "eligible" for every employment given (all undecided, in the lead's area,
     with approved employers); a reason is needed unless all were assessed eligible."""
+    _require_lead(lead)
     all_eligible = (
         not _scoped(lead)
         .filter(pk__in=list(employment_ids))

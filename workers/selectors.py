@@ -1,0 +1,185 @@
+"""Eligibility reads: the local lead's review queue with its filters and counts, what an
+employer sees of each worker's status, and one employment's decision history."""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+
+from django.db.models import Count, Q, QuerySet
+
+from workers.models import EligibilityDecision, Employment, InformationRequest
+
+Outcome = EligibilityDecision.Outcome
+
+# What employers and leads read for Employment.eligibility_status.
+STATUS_LABELS = {
+    "awaiting_review": "Awaiting review",
+    "eligible": "Eligible",
+    "not_eligible": "Not eligible",
+    "needs_information": "Awaiting review",
+    "information_requested": "Information requested",
+}
+
+
+class State:
+    """Where an employment is in the lead's work."""
+
+    TO_REVIEW = "to_review"  # assessed, waiting for a lead (answered questions included)
+    WAITING = "waiting"  # a question to the employer is open
+    DECIDED = "decided"
+    ALL = "all"
+
+    choices = [
+        (TO_REVIEW, "To review"),
+        (WAITING, "Waiting for the employer"),
+        (DECIDED, "Decided"),
+        (ALL, "All"),
+    ]
+
+
+SORTS = {
+    "name": ("worker__last_name", "worker__first_name", "pk"),
+    "employer": ("employer__name", "worker__last_name", "pk"),
+    "outcome": ("eligibility_outcome", "worker__last_name", "pk"),
+    "newest": ("-created_at", "-pk"),
+    "oldest": ("created_at", "pk"),
+}
+SORT_CHOICES = [
+    ("name", "Name"),
+    ("employer", "Employer"),
+    ("outcome", "Assessment"),
+    ("newest", "Newest first"),
+    ("oldest", "Oldest first"),
+]
+
+
+@dataclass(frozen=True)
+class QueueFilters:
+    state: str = State.TO_REVIEW
+    employer: int | None = None
+    outcome: str = ""
+    job_role: str = ""
+    work_setting: str = ""
+    employment_type: str = ""
+    upload: int | None = None
+    added_from: datetime.date | None = None
+    added_to: datetime.date | None = None
+    sort: str = "name"
+
+
+def _in_state(queryset: QuerySet, state: str) -> QuerySet:
+    if state == State.TO_REVIEW:
+        return queryset.filter(eligibility_decided=False, information_requested=False)
+    if state == State.WAITING:
+        return queryset.filter(eligibility_decided=False, information_requested=True)
+    if state == State.DECIDED:
+        return queryset.filter(eligibility_decided=True)
+    return queryset
+
+
+def review_scope(user) -> QuerySet:
+    """Current employments the user may review, before any filter."""
+    return Employment.objects.visible_to(user).filter(status=Employment.Status.ACTIVE)
+
+
+def review_queue(user, filters: QueueFilters, *, sort: bool = True) -> QuerySet:
+    """The employments the lead's queue shows for ``filters`` (scoped to the user)."""
+    queryset = _in_state(review_scope(user), filters.state)
+    exact = {
+        "employer_id": filters.employer,
+        "eligibility_outcome": filters.outcome,
+        "job_role": filters.job_role,
+        "work_setting": filters.work_setting,
+        "employment_type": filters.employment_type,
+        "upload_changes__upload_id": filters.upload,
+        "created_at__date__gte": filters.added_from,
+        "created_at__date__lte": filters.added_to,
+    }
+    queryset = queryset.filter(**{key: value for key, value in exact.items() if value})
+    if sort:
+        queryset = queryset.order_by(*SORTS.get(filters.sort, SORTS["name"]))
+    return queryset
+
+
+def actionable(queryset: QuerySet) -> QuerySet:
+    """Of ``queryset``, the employments a bulk decision may act on."""
+    return queryset.filter(eligibility_decided=False, information_requested=False)
+
+
+def outcome_counts(queryset: QuerySet) -> dict[str, int]:
+    """How many of ``queryset`` the rules assessed each way, in one query."""
+    return queryset.order_by().aggregate(
+        total=Count("pk"),
+        eligible=Count("pk", filter=Q(eligibility_outcome=Outcome.ELIGIBLE)),
+        needs_information=Count("pk", filter=Q(eligibility_outcome=Outcome.NEEDS_INFORMATION)),
+        not_eligible=Count("pk", filter=Q(eligibility_outcome=Outcome.NOT_ELIGIBLE)),
+    )
+
+
+def employer_counts(queryset: QuerySet, limit: int = 100) -> list[dict]:
+    """Per employer, how many of ``queryset`` were assessed each way (largest first)."""
+    return list(
+        queryset.order_by()
+        .values("employer_id", "employer__name", "employer__status")
+        .annotate(
+            total=Count("pk"),
+            eligible=Count("pk", filter=Q(eligibility_outcome=Outcome.ELIGIBLE)),
+            needs_information=Count("pk", filter=Q(eligibility_outcome=Outcome.NEEDS_INFORMATION)),
+            not_eligible=Count("pk", filter=Q(eligibility_outcome=Outcome.NOT_ELIGIBLE)),
+        )
+        .order_by("-total", "employer__name")[:limit]
+    )
+
+
+def staff_status_counts(queryset: QuerySet) -> dict[str, int]:
+    """What an employer's staff list counts: each status of Employment.eligibility_status."""
+    undecided = Q(eligibility_decided=False, information_requested=False)
+    return queryset.order_by().aggregate(
+        awaiting_review=Count("pk", filter=undecided),
+        information_requested=Count(
+            "pk", filter=Q(eligibility_decided=False, information_requested=True)
+        ),
+        eligible=Count("pk", filter=Q(eligibility_decided=True, eligibility_outcome="eligible")),
+        not_eligible=Count(
+            "pk", filter=Q(eligibility_decided=True, eligibility_outcome="not_eligible")
+        ),
+    )
+
+
+def decision_history(employment: Employment) -> QuerySet:
+    return employment.eligibility_decisions.select_related("decided_by").order_by(
+        "-decided_at", "-pk"
+    )
+
+
+def conversation(employment: Employment) -> QuerySet:
+    return employment.information_requests.select_related("asked_by", "answered_by")
+
+
+def open_questions(user) -> QuerySet:
+    """Questions waiting for the user's answer (employer users), oldest first."""
+    return (
+        InformationRequest.objects.visible_to(user)
+        .filter(status=InformationRequest.Status.OPEN)
+        .select_related("employment__worker", "employment__employer", "asked_by")
+        .order_by("asked_at", "pk")
+    )
+
+
+def approved_letters(user, *, employer_id: int | None = None) -> QuerySet:
+    """Current employments with a local lead's "eligible" decision (each has a code)."""
+    queryset = (
+        Employment.objects.visible_to(user)
+        .filter(
+            status=Employment.Status.ACTIVE,
+            eligibility_decided=True,
+            eligibility_outcome=Outcome.ELIGIBLE,
+            current_decision__verification_code__isnull=False,
+        )
+        .select_related("worker", "employer__local_authority", "current_decision")
+        .order_by("worker__last_name", "worker__first_name", "pk")
+    )
+    if employer_id is not None:
+        queryset = queryset.filter(employer_id=employer_id)
+    return queryset
