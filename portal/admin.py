@@ -1,14 +1,61 @@
-"""Admin for users, local authorities and the read-only audit log."""
+"""Admin for users, local authorities and the read-only audit log.
 
+Signing in to admin goes through allauth, so an administrator passes the same lock-out and
+MFA checks as on every other page.
+"""
+
+from allauth.account.decorators import secure_admin_login
+from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 
 from portal import audit
 from portal.models import AuditEvent, ColleagueInvitation, LocalAuthority, User
+from portal.roles import Role
+
+admin.site.login = secure_admin_login(admin.site.login)
+
+
+class RoleScopeMixin:
+    """Each role needs its own scope: a form error here instead of a database error."""
+
+    def clean(self):
+        cleaned = super().clean()
+        role = cleaned.get("role")
+        if role == Role.LOCAL_LEAD and not cleaned.get("local_authority"):
+            self.add_error("local_authority", "A local lead needs a local authority.")
+        if role != Role.LOCAL_LEAD and cleaned.get("local_authority"):
+            self.add_error(
+                "local_authority", "Only local leads have a local authority. Clear this field."
+            )
+        if role != Role.NHS_TEAM and cleaned.get("region_code"):
+            self.add_error("region_code", "Only NHS team members have a region. Clear this field.")
+        return cleaned
+
+
+class UserCreationAdminForm(RoleScopeMixin, AdminUserCreationForm):
+    class Meta:
+        model = User
+        fields = ["email", "full_name", "role", "local_authority", "region_code"]
+
+    def clean_email(self):
+        email = User.objects.normalize_email(self.cleaned_data["email"]).lower()
+        if User.objects.filter(email__iexact=email).exists():
+            raise forms.ValidationError("An account already uses this email address.")
+        return email
+
+
+class UserChangeAdminForm(RoleScopeMixin, UserChangeForm):
+    class Meta:
+        model = User
+        fields = "__all__"
 
 
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
+    form = UserChangeAdminForm
+    add_form = UserCreationAdminForm
     ordering = ["email"]
     list_display = ["email", "full_name", "role", "local_authority", "region_code", "is_active"]
     list_filter = ["role", "is_active", "is_staff"]
@@ -33,6 +80,7 @@ class UserAdmin(BaseUserAdmin):
                     "role",
                     "local_authority",
                     "region_code",
+                    "usable_password",
                     "password1",
                     "password2",
                 ]
@@ -64,6 +112,12 @@ class AuditEventAdmin(admin.ModelAdmin):
     list_filter = ["verb", "object_type", ("at", admin.DateFieldListFilter)]
     search_fields = ["actor_label", "object_id", "verb"]
     date_hierarchy = "at"
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_active and request.user.is_administrator
+
+    def has_module_permission(self, request):
+        return self.has_view_permission(request)
 
     def has_add_permission(self, request):
         return False

@@ -1,12 +1,47 @@
-"""The one way to write to the audit trail: ``record`` appends an AuditEvent."""
+"""The one way to write to the audit trail: ``record`` appends an AuditEvent.
+
+Who acted and from where comes from the arguments, else from the request that the
+``AuditContextMiddleware`` bound for this thread or task, so model signal receivers (a role
+changed in Django admin, say) still know the actor and the address.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from django.db import models
 
 from portal.models import AuditEvent
+
+_current_request: ContextVar[Any] = ContextVar("carevax_audit_request", default=None)
+_current_actor: ContextVar[Any] = ContextVar("carevax_audit_actor", default=None)
+
+
+@contextmanager
+def bound_request(request) -> Iterator[None]:
+    """Make ``request`` the one ``record`` falls back to until the block ends."""
+    token = _current_request.set(request)
+    try:
+        yield
+    finally:
+        _current_request.reset(token)
+
+
+@contextmanager
+def acting_as(actor) -> Iterator[None]:
+    """Name the actor for work done outside a signed-in request (a command, an invitation)."""
+    token = _current_actor.set(actor)
+    try:
+        yield
+    finally:
+        _current_actor.reset(token)
+
+
+def current_request():
+    return _current_request.get()
 
 
 def client_ip(request) -> str | None:
@@ -19,6 +54,13 @@ def client_ip(request) -> str | None:
     return request.META.get("REMOTE_ADDR") or None
 
 
+def _signed_in_user(request):
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated:
+        return user
+    return None
+
+
 def record(
     *,
     verb: str,
@@ -29,10 +71,14 @@ def record(
     details: dict[str, Any] | None = None,
     request=None,
 ) -> AuditEvent:
-    """Append one audit event. ``actor`` defaults to the request's signed-in user."""
-    request_user = getattr(request, "user", None)
-    if actor is None and request_user is not None and request_user.is_authenticated:
-        actor = request_user
+    """Append one audit event.
+
+    ``actor`` defaults to the actor named by ``acting_as``, else the signed-in user of
+    ``request`` or of the request being served; ``request`` gives the IP address.
+    """
+    request = request if request is not None else _current_request.get()
+    if actor is None:
+        actor = _current_actor.get() or _signed_in_user(request)
     if target is not None:
         object_type = object_type or target._meta.label_lower
         object_id = object_id or target.pk

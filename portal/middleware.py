@@ -1,10 +1,12 @@
-"""Request-wide rules: the Content Security Policy and multi-factor enrolment for the roles
-that must have it."""
+"""Request-wide rules: the Content Security Policy, the request the audit trail falls back
+to, and multi-factor enrolment for the roles that must have it."""
 
-from allauth.mfa.models import Authenticator
-from django.conf import settings
+from django.http import JsonResponse
 from django.shortcuts import redirect
 from django.urls import reverse
+
+from portal import audit
+from portal.accounts import must_enrol_mfa
 
 CSP = "; ".join(
     [
@@ -33,31 +35,53 @@ class ContentSecurityPolicyMiddleware:
         return response
 
 
-def must_enrol_mfa(user) -> bool:
-    """True for a signed-in user whose role requires MFA and who has no authenticator app."""
-    if not user.is_authenticated:
-        return False
-    if user.role not in settings.MFA_REQUIRED_ROLES and not user.is_superuser:
-        return False
-    return not Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists()
-
-
-class RequireMFAMiddleware:
-    """Local leads, NHS team members and administrators reach nothing until they enrol TOTP."""
-
-    ALLOWED_PREFIXES = ("/accounts/", "/static/", "/healthz", "/media/")
+class AuditContextMiddleware:
+    """Bind the request so audit events written deep inside (model signals) know who and
+    where."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        if must_enrol_mfa(request.user) and not request.path.startswith(self.ALLOWED_PREFIXES):
-            if request.path.startswith("/api/"):
-                from django.http import JsonResponse
+        with audit.bound_request(request):
+            return self.get_response(request)
 
+
+class RequireMFAMiddleware:
+    """Local leads, NHS team members and administrators reach nothing until they enrol TOTP.
+
+    Only enrolment itself, the password check allauth asks for before it, and sign-out stay
+    open; the API answers 403. Static files and the health probe are not pages.
+    """
+
+    ALLOWED_URL_NAMES = (
+        "mfa_activate_totp",
+        "mfa_index",
+        "account_reauthenticate",
+        "account_logout",
+    )
+    ALLOWED_PREFIXES = ("/static/", "/healthz")
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self._allowed_paths: frozenset[str] | None = None
+
+    def allowed_paths(self) -> frozenset[str]:
+        if self._allowed_paths is None:
+            self._allowed_paths = frozenset(reverse(name) for name in self.ALLOWED_URL_NAMES)
+        return self._allowed_paths
+
+    def __call__(self, request):
+        path = request.path
+        if (
+            path not in self.allowed_paths()
+            and not path.startswith(self.ALLOWED_PREFIXES)
+            and must_enrol_mfa(request.user)
+        ):
+            if path.startswith("/api/"):
                 return JsonResponse(
                     {"detail": "Set up multi-factor authentication before using the API."},
                     status=403,
                 )
-            return redirect(reverse("mfa_activate_totp") + "?next=" + request.path)
+            return redirect("mfa_activate_totp")
         return self.get_response(request)

@@ -77,6 +77,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "portal.middleware.AuditContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
@@ -199,6 +200,11 @@ SERVICE_NAME = "Book a COVID-19 vaccination for social care staff"
 LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "home"
 ACCOUNT_ADAPTER = "portal.accounts.AccountAdapter"
+ACCOUNT_FORMS = {
+    "login": "portal.accounts.SignInForm",
+    "signup": "portal.accounts.EmployerSignupForm",
+    "reset_password": "portal.accounts.PasswordResetRequestForm",
+}
 ACCOUNT_USER_MODEL_USERNAME_FIELD = None
 ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
@@ -218,6 +224,11 @@ LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
 LOGIN_LOCKOUT = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "Carevax"
+MFA_ADAPTER = "portal.accounts.MFAAdapter"
+MFA_FORMS = {
+    "activate_totp": "portal.accounts.TOTPActivateForm",
+    "authenticate": "portal.accounts.TOTPAuthenticateForm",
+}
 # Roles that cannot reach their pages until they have enrolled an authenticator app.
 MFA_REQUIRED_ROLES = ["local_lead", "nhs_team", "administrator"]
 COLLEAGUE_INVITATION_MAX_AGE = timedelta(days=env.int("COLLEAGUE_INVITATION_DAYS", default=7))
@@ -278,7 +289,7 @@ WORKER_HEARTBEAT_STALE_AFTER = env.int("WORKER_HEARTBEAT_STALE_AFTER", default=6
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
+        "portal.accounts.MFAEnrolledTokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",

@@ -1,7 +1,10 @@
-"""Audit receivers for sign-in, sign-out, failed sign-in, MFA enrolment and role changes,
-and the signal that lets a domain app apply a colleague invitation's scope."""
+"""Audit receivers for sign-in, sign-out, failed sign-in and lock-out, MFA enrolment and
+removal, and role changes, and the signal that lets a domain app apply a colleague
+invitation's scope."""
 
-from allauth.mfa.signals import authenticator_added, authenticator_removed
+from allauth.account.signals import password_reset
+from allauth.mfa.models import Authenticator
+from allauth.mfa.signals import authentication_failed, authenticator_added, authenticator_removed
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.db.models.signals import post_save, pre_save
 from django.dispatch import Signal, receiver
@@ -36,10 +39,49 @@ def _audit_failed_sign_in(sender, credentials, request=None, **kwargs):
     locked = note_failed_sign_in(user) if user is not None else False
     audit.record(
         verb="sign_in_failed",
-        actor=None,
-        object_type="portal.user",
+        object_type="portal.user" if user else "",
         object_id=user.pk if user else "",
-        details={"email": email[:254], "known_account": user is not None, "locked": locked},
+        details={
+            "email": email[:254],
+            "known_account": user is not None,
+            "failed_count": user.failed_login_count if user else None,
+        },
+        request=request,
+    )
+    if locked:
+        audit.record(
+            verb="account_locked",
+            target=user,
+            details={
+                "failed_count": user.failed_login_count,
+                "locked_until": user.locked_until.isoformat(),
+            },
+            request=request,
+        )
+
+
+@receiver(password_reset)
+def _unlock_after_password_reset(sender, request, user, **kwargs):
+    """Proving control of the email address by resetting the password lifts a lock-out."""
+    from portal.accounts import clear_failed_sign_ins
+
+    was_locked = user.is_locked
+    clear_failed_sign_ins(user)
+    audit.record(
+        verb="password_reset",
+        actor=user,
+        target=user,
+        details={"unlocked": was_locked},
+        request=request,
+    )
+
+
+@receiver(authentication_failed, sender=Authenticator)
+def _audit_mfa_code_failed(sender, request, user, authenticator, reauthentication, **kwargs):
+    audit.record(
+        verb="mfa_code_failed",
+        target=user,
+        details={"type": authenticator.type, "reauthentication": reauthentication},
         request=request,
     )
 
@@ -59,41 +101,53 @@ def _audit_mfa_enrolled(sender, request, user, authenticator, **kwargs):
 def _audit_mfa_removed(sender, request, user, authenticator, **kwargs):
     audit.record(
         verb="mfa_removed",
-        actor=user,
         target=user,
         details={"type": authenticator.type},
         request=request,
     )
 
 
-_ROLE_FIELDS = ("role", "local_authority_id", "region_code", "is_superuser", "is_staff")
+_ROLE_FIELDS = (
+    "role",
+    "local_authority_id",
+    "region_code",
+    "is_superuser",
+    "is_staff",
+    "is_active",
+)
+_ROLE_UPDATE_FIELDS = frozenset(_ROLE_FIELDS) | {"local_authority"}
 
 
 @receiver(pre_save, sender=User)
-def _remember_role(sender, instance, **kwargs):
+def _remember_role(sender, instance, update_fields=None, **kwargs):
     instance._previous_role = None
+    # Saves of other fields (last_login on every sign-in) skip the extra read.
+    if update_fields is not None and not _ROLE_UPDATE_FIELDS & set(update_fields):
+        return
     if instance.pk:
-        previous = User.objects.filter(pk=instance.pk).values(*_ROLE_FIELDS).first()
-        instance._previous_role = previous
+        instance._previous_role = User.objects.filter(pk=instance.pk).values(*_ROLE_FIELDS).first()
 
 
 @receiver(post_save, sender=User)
 def _audit_role_change(sender, instance, created, **kwargs):
+    """Record every grant or change of role and scope; the actor comes from the request (or
+    ``audit.acting_as``) because a model signal has no other way to know it."""
     current = {field: getattr(instance, field) for field in _ROLE_FIELDS}
-    previous = getattr(instance, "_previous_role", None)
     if created:
-        if instance.role or instance.is_superuser:
-            audit.record(
-                verb="role_granted",
-                target=instance,
-                details={"to": _jsonable(current)},
-            )
+        if instance.role or instance.is_superuser or instance.is_staff:
+            audit.record(verb="role_granted", target=instance, details={"to": _jsonable(current)})
         return
+    previous = getattr(instance, "_previous_role", None)
     if previous is not None and previous != current:
+        changed = sorted(key for key in current if current[key] != previous[key])
         audit.record(
             verb="role_changed",
             target=instance,
-            details={"from": _jsonable(previous), "to": _jsonable(current)},
+            details={
+                "changed": changed,
+                "from": _jsonable({key: previous[key] for key in changed}),
+                "to": _jsonable({key: current[key] for key in changed}),
+            },
         )
 
 

@@ -84,3 +84,14 @@ def other_local_authority(db):
 @pytest.fixture
 def make_user(db):
     return factories.make_user
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache_fast_hashing(settings):
+    """Rate-limit counters and used TOTP codes live in the cache: start each test clean.
+    Tests sign in hundreds of times, so they hash passwords with a fast (insecure) hasher."""
+    from django.core.cache import cache
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    cache.clear()
+    yield

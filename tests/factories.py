@@ -122,6 +122,22 @@ def enrol_totp(user: User) -> Authenticator:
     return TOTP.activate(user, generate_totp_secret()).instance
 
 
+def totp_code(user: User) -> str:
+    """The code the user's authenticator app shows now, computed as a real app would."""
+    from allauth.mfa.utils import decrypt
+
+    authenticator = Authenticator.objects.get(user=user, type=Authenticator.Type.TOTP)
+    return totp_code_for_secret(decrypt(authenticator.data["secret"]))
+
+
+def totp_code_for_secret(secret: str) -> str:
+    import time
+
+    from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value
+
+    return format_hotp_value(hotp_value(secret, int(time.time()) // 30))
+
+
 def make_user(
     role: str,
     *,
