@@ -3,6 +3,7 @@
 import csv
 
 import pytest
+from django.template import Context, Template
 from django.urls import reverse
 
 from portal.roles import Role
@@ -367,3 +368,27 @@ def test_parse_yes_no(raw, expected):
 def test_parse_yes_no_refuses_anything_else(raw):
     with pytest.raises(ValueError, match="Enter Yes or No"):
         parse_yes_no(raw)
+
+
+def test_reference_label_filter(db):
+    rendered = Template(
+        '{% load reference_values %}{{ code|reference_label:"work_setting" }}'
+    ).render(Context({"code": "day_centre"}))
+    assert rendered == "Day centre or day service"
+
+
+def test_staff_pages_show_labels_not_codes(client, make_user):
+    from tests.factories import EmployerFactory, EmploymentFactory
+
+    employer = EmployerFactory()
+    EmploymentFactory.create_batch(
+        5, employer=employer, job_role="deputy_manager_or_team_leader", work_setting="nursing_home"
+    )
+    lead = make_user(Role.LOCAL_LEAD)
+    client.force_login(lead)
+    page = client.get(reverse("employers:detail", args=[employer.pk])).content.decode()
+    assert page.count("Deputy manager or team leader") == 5
+    assert "deputy_manager_or_team_leader" not in page
+    employment = employer.employments.first()
+    page = client.get(reverse("workers:detail", args=[employment.worker_id])).content.decode()
+    assert "Deputy manager or team leader, Nursing home (employed)" in page

@@ -1,9 +1,14 @@
 """The checks on a worker's details (DESIGN.md section 6) in workers/validation.py."""
 
 import datetime
+import random
+import string
+import unicodedata
 from decimal import Decimal
 
+import phonenumbers
 import pytest
+from django.core.validators import EmailValidator
 
 from workers import validation
 from workers.validation import (
@@ -236,3 +241,87 @@ def test_match_key_tells_different_people_apart():
     assert match_key("Ann Marie", "Smith", "1980-04-03", "M1 1AE") != match_key(
         "Ann", "Marie Smith", "1980-04-03", "M1 1AE"
     )
+
+
+def _library_says_uk_mobile(national: str) -> bool:
+    number = phonenumbers.parse(f"+44{national}", None)
+    return phonenumbers.is_valid_number(number) and phonenumbers.number_type(number) in (
+        phonenumbers.PhoneNumberType.MOBILE,
+        phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
+    )
+
+
+def test_mobile_check_gives_the_same_answer_as_phonenumbers():
+    """The fast check reads phonenumbers' own ranges; prove it agrees with parsing."""
+    chooser = random.Random(2021)
+    nationals = [f"7{chooser.randrange(10**9):09d}" for _ in range(3000)]
+    nationals += [f"7{prefix:03d}123456" for prefix in range(1000)]  # every 07xxx range
+    nationals += ["1481256789", "2079460000", "8001234567"]  # landlines and freephone
+    disagreements = []
+    for national in nationals:
+        try:
+            ours = normalise_mobile(f"0{national}") == f"+44{national}"
+        except ValueError:
+            ours = False
+        expected = _library_says_uk_mobile(national) or national.startswith("7700900")
+        if ours != expected:
+            disagreements.append(national)
+    assert disagreements == []
+    assert any(_library_says_uk_mobile(national) for national in nationals)
+    assert not all(_library_says_uk_mobile(national) for national in nationals)
+
+
+def test_crown_dependency_mobiles_are_uk_mobiles():
+    assert normalise_mobile("07781 123456") == "+447781123456"  # Guernsey
+    assert normalise_mobile("07624 123456") == "+447624123456"  # Isle of Man
+
+
+def test_mobile_written_with_the_trunk_zero_in_brackets():
+    assert normalise_mobile("+44 (0)7911 123456") == "+447911123456"
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "amara@example.com",
+        "amara.okafor+flu@mail.example.co.uk",
+        "o'brien@example.org",
+        "a_b-c@sub-domain.example.com",
+        "x@a.io",
+    ],
+)
+def test_everyday_email_shortcut_only_accepts_what_django_accepts(address):
+    assert validation._EVERYDAY_EMAIL.fullmatch(address)
+    EmailValidator()(address)
+    assert normalise_email(address)
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["amara@münchen.example", '"amara"@example.com'],
+)
+def test_unusual_emails_go_to_djangos_validator(address):
+    assert not validation._EVERYDAY_EMAIL.fullmatch(address)
+    assert normalise_email(address)
+
+
+@pytest.mark.parametrize(
+    "address", ["amara@localhost", "a..b@example.com", "a@-example.com", "zoë@example.com"]
+)
+def test_emails_django_refuses_or_that_cannot_reach_a_worker(address):
+    with pytest.raises(ValueError, match="like name@example.com"):
+        normalise_email(address)
+
+
+def test_fold_ascii_shortcut_agrees_with_the_unicode_path():
+    chooser = random.Random(7)
+    alphabet = string.ascii_letters + string.digits + string.punctuation + " \t"
+    for _ in range(2000):
+        text = "".join(chooser.choice(alphabet) for _ in range(chooser.randrange(0, 30)))
+        slow = "".join(
+            char
+            for char in unicodedata.normalize("NFKD", text.strip()).casefold()
+            if char.isalnum() and not unicodedata.combining(char)
+        )
+        assert validation.fold(text) == slow, text
+    assert validation.fold("Zoë Ñúñez-Ström") == "zoenunezstrom"

@@ -5,6 +5,7 @@ raises ValueError with a message saying what is wrong and how to fix it.
 """
 
 import datetime
+import functools
 import re
 import unicodedata
 from decimal import Decimal
@@ -26,7 +27,8 @@ _EXCEL_EPOCH = datetime.date(1899, 12, 30)
 _EXCEL_FIRST_SAFE_SERIAL = 61
 _EXCEL_LAST_SERIAL = 2958465  # 31 December 9999
 _WHITESPACE = re.compile(r"\s+")
-_email_validator = EmailValidator()
+# No bare "localhost": a worker's address must be reachable from outside.
+_email_validator = EmailValidator(allowlist=[])
 
 
 def _is_number(raw) -> bool:
@@ -46,10 +48,19 @@ def _text(raw) -> str:
     return "" if raw is None else str(raw).strip()
 
 
+_NHS_WEIGHTS = range(10, 1, -1)
+# Spacing people and spreadsheets put inside numbers (including Excel's no-break space).
+_NUMBER_SPACING = str.maketrans("", "", " \t\r\n\xa0-")
+
+
+def _ascii_digits(text: str, length: int) -> bool:
+    return len(text) == length and text.isascii() and text.isdigit()
+
+
 def nhs_number_check_digit(first_nine: str) -> int | None:
     """The modulus 11 check digit of nine digits, or None when no valid number can end them."""
-    weights = range(10, 1, -1)
-    total = sum(int(digit) * weight for digit, weight in zip(first_nine, weights, strict=True))
+    pairs = zip(first_nine, _NHS_WEIGHTS, strict=True)
+    total = sum((ord(digit) - 48) * weight for digit, weight in pairs)
     check = 11 - (total % 11)
     if check == 11:
         return 0
@@ -62,13 +73,13 @@ def normalise_nhs_number(raw) -> str:
     """Ten digits, check digit verified. Accepts spaces or dashes and Excel numbers."""
     digits = _whole_number_text(raw) if _is_number(raw) else None
     if digits is None:
-        digits = re.sub(r"[\s-]", "", _text(raw))
-    if not re.fullmatch(r"\d{10}", digits):
+        digits = _text(raw).translate(_NUMBER_SPACING)
+    if not _ascii_digits(digits, 10):
         raise ValueError(
             "Enter the NHS number as 10 digits, like 943 476 5919, or leave it blank "
             "if you do not know it"
         )
-    if nhs_number_check_digit(digits[:9]) != int(digits[9]):
+    if nhs_number_check_digit(digits[:9]) != ord(digits[9]) - 48:
         raise ValueError(
             "This is not a valid NHS number. Check it for typing mistakes, or leave it blank "
             "if you do not know it"
@@ -127,41 +138,66 @@ def check_date_of_birth(dob: datetime.date, today: datetime.date | None = None) 
     return dob
 
 
-def _is_drama_number(number: phonenumbers.PhoneNumber) -> bool:
-    # Ofcom keeps 07700 900000 to 900999 for fiction and examples; the library calls them
-    # unallocated, but they are well-formed UK mobiles and our examples and tests use them.
-    national = str(number.national_number)
-    return number.country_code == 44 and national.startswith("7700900") and len(national) == 10
+@functools.cache
+def _uk_mobile_pattern() -> re.Pattern:
+    """phonenumbers' own mobile ranges for +44 (Great Britain and the Crown Dependencies).
+
+    Matching them directly gives the library's answer about 100 times faster than parsing
+    each number, which matters at 100,000 rows an upload.
+    """
+    patterns = [
+        phonenumbers.PhoneMetadata.metadata_for_region(region).mobile.national_number_pattern
+        for region in ("GB", "GG", "JE", "IM")
+    ]
+    return re.compile("|".join(f"(?:{pattern})" for pattern in patterns))
+
+
+# Ofcom keeps 07700 900000 to 900999 for fiction and examples; the library calls them
+# unallocated, but they are well-formed UK mobiles, and our examples and tests use them.
+_DRAMA_PREFIX = "7700900"
+_PHONE_FORMATTING = str.maketrans("", "", " \t\xa0().-/")
+
+
+def _uk_national_number(compact: str) -> str | None:
+    """The 10-digit national number of a +44 number however it was written, else None."""
+    if compact.startswith("+44"):
+        rest = compact[3:]
+    elif compact.startswith("0044"):
+        rest = compact[4:]
+    elif compact.startswith("44") and len(compact) == 12:
+        rest = compact[2:]
+    elif compact.startswith("0"):
+        rest = compact[1:]
+    else:
+        rest = compact  # Excel dropped the leading 0
+    if len(rest) == 11 and rest.startswith("0"):
+        rest = rest[1:]  # written as +44 (0)7700 900123
+    return rest if _ascii_digits(rest, 10) else None
 
 
 def normalise_mobile(raw) -> str:
     """A UK mobile number in E.164 (``+447700900123``).
 
-    Accepts 07…, +447… and 447…, with any spacing, and a number whose leading 0 Excel
+    Accepts 07…, +447…, 00447… and 447…, with any spacing, and a number whose leading 0 Excel
     dropped (``7700900123``).
     """
     text = _whole_number_text(raw) if _is_number(raw) else None
     if text is None:
         text = _text(raw)
-    compact = re.sub(r"[\s().-]", "", text)
-    if re.fullmatch(r"7\d{9}", compact):
-        compact = f"0{compact}"
-    elif re.fullmatch(r"447\d{9}", compact):
-        compact = f"+{compact}"
-    elif compact.startswith("00"):
-        compact = f"+{compact[2:]}"
-    message = "Enter a UK mobile number, like 07700 900123"
-    try:
-        number = phonenumbers.parse(compact, "GB")
-    except phonenumbers.NumberParseException:
-        raise ValueError(message) from None
-    is_mobile = phonenumbers.is_valid_number(number) and phonenumbers.number_type(number) in (
-        phonenumbers.PhoneNumberType.MOBILE,
-        phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
-    )
-    if number.country_code != 44 or not (is_mobile or _is_drama_number(number)):
-        raise ValueError(message)
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    national = _uk_national_number(text.translate(_PHONE_FORMATTING))
+    if national is None or not (
+        _uk_mobile_pattern().fullmatch(national) or national.startswith(_DRAMA_PREFIX)
+    ):
+        raise ValueError("Enter a UK mobile number, like 07700 900123")
+    return f"+44{national}"
+
+
+# Addresses of the everyday shape, all of which Django's EmailValidator accepts too, are
+# checked by this one expression; anything else goes to the validator itself.
+_EVERYDAY_EMAIL = re.compile(
+    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}"
+)
 
 
 def normalise_email(raw) -> str:
@@ -170,10 +206,11 @@ def normalise_email(raw) -> str:
     message = "Enter an email address in the correct format, like name@example.com"
     if not text or len(text) > 254:
         raise ValueError(message)
-    try:
-        _email_validator(text)
-    except ValidationError:
-        raise ValueError(message) from None
+    if not _EVERYDAY_EMAIL.fullmatch(text):
+        try:
+            _email_validator(text)
+        except ValidationError:
+            raise ValueError(message) from None
     local, _, domain = text.rpartition("@")
     return f"{local}@{domain.lower()}"
 
@@ -192,9 +229,15 @@ def normalise_name(raw, *, field: str = "name") -> str:
     return name
 
 
+_NOT_ASCII_ALNUM = re.compile(r"[^0-9a-z]+")
+
+
 def fold(text) -> str:
     """Lower case, accents folded, everything but letters and digits dropped."""
-    decomposed = unicodedata.normalize("NFKD", _text(text))
+    text = _text(text)
+    if text.isascii():
+        return _NOT_ASCII_ALNUM.sub("", text.lower())
+    decomposed = unicodedata.normalize("NFKD", text)
     return "".join(
         char for char in decomposed.casefold() if char.isalnum() and not unicodedata.combining(char)
     )
