@@ -386,9 +386,9 @@ def test_staff_pages_show_labels_not_codes(client, make_user):
     )
     lead = make_user(Role.LOCAL_LEAD)
     client.force_login(lead)
-    page = client.get(reverse("employers:detail", args=[employer.pk])).content.decode()
-    assert page.count("Deputy manager or team leader") == 5
-    assert "deputy_manager_or_team_leader" not in page
+    page = client.get(reverse("employers:staff", args=[employer.pk])).content.decode()
+    assert page.count("Deputy manager or team leader</td>") == 5
+    assert "deputy_manager_or_team_leader</td>" not in page
     employment = employer.employments.first()
     page = client.get(reverse("workers:detail", args=[employment.worker_id])).content.decode()
     assert "Deputy manager or team leader, Nursing home (employed)" in page
