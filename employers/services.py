@@ -17,6 +17,7 @@ from portal import audit
 from portal.models import LocalAuthority, User
 from portal.roles import Role, is_administrator
 from workers.models import Employment
+from workers.services import assess_employments
 
 DUPLICATE_CQC_MESSAGE = (
     "An organisation with this CQC location ID is already registered. Ask the person who "
@@ -174,6 +175,8 @@ def _decide(
     locked.decided_by = lead
     locked.decided_at = timezone.now()
     locked.save(update_fields=["status", "status_reason", "decided_by", "decided_at"])
+    # The rules look at the employer's approval: its undecided staff are assessed again.
+    assess_employments(employer_id=locked.pk)
     audit.record(
         verb=verb,
         actor=lead,

@@ -26,6 +26,7 @@ from employers.models import Employer
 from portal.roles import Role
 from workers import reference
 from workers.models import Employment, ReferenceValue
+from workers.selectors import staff_status_counts
 
 PAGE_SIZE = 50
 
@@ -237,10 +238,13 @@ def staff_list(request, pk: int):
         if chosen[field]:
             staff = staff.filter(**{field: chosen[field]})
     counts = _current_and_left(staff)
+    eligibility = staff_status_counts(staff.filter(status=Employment.Status.ACTIVE))
     if chosen["status"]:
         staff = staff.filter(status=chosen["status"])
     page = Paginator(
-        staff.select_related("worker").order_by("worker__last_name", "worker__first_name", "pk"),
+        staff.select_related("worker", "current_decision").order_by(
+            "worker__last_name", "worker__first_name", "pk"
+        ),
         PAGE_SIZE,
     ).get_page(request.GET.get("page"))
     return render(
@@ -251,6 +255,7 @@ def staff_list(request, pk: int):
             "page": page,
             "form": form,
             "counts": counts,
+            "eligibility": eligibility,
             "filtered": any(
                 chosen[f] for f in ("q", "job_role", "work_setting", "employment_type")
             ),

@@ -114,6 +114,16 @@ class Worker(models.Model):
         return reference_label(ReferenceValue.Kind.ETHNICITY, self.ethnicity or "Z")
 
 
+# An employment's eligibility as employers and leads read it (Employment.eligibility_status).
+ELIGIBILITY_STATUS_LABELS = {
+    "awaiting_review": "Awaiting review",
+    "eligible": "Eligible",
+    "not_eligible": "Not eligible",
+    "needs_information": "Awaiting review",
+    "information_requested": "Information requested",
+}
+
+
 class EmploymentQuerySet(models.QuerySet):
     def visible_to(self, user) -> "EmploymentQuerySet":
         scope = employment_scope(user)
@@ -219,12 +229,15 @@ class Employment(models.Model):
     @property
     def eligibility_status(self) -> str:
         """What the employer sees: awaiting review, eligible, not eligible or information
-        requested (workers.selectors.STATUS_LABELS words them)."""
+        requested (a key of ELIGIBILITY_STATUS_LABELS)."""
         if self.information_requested:
             return "information_requested"
         if self.eligibility_decided:
             return self.eligibility_outcome
         return "awaiting_review"
+
+    def get_eligibility_status_display(self) -> str:
+        return ELIGIBILITY_STATUS_LABELS[self.eligibility_status]
 
 
 class EligibilityDecisionQuerySet(models.QuerySet):

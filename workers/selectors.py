@@ -12,15 +12,6 @@ from workers.models import EligibilityDecision, Employment, InformationRequest
 
 Outcome = EligibilityDecision.Outcome
 
-# What employers and leads read for Employment.eligibility_status.
-STATUS_LABELS = {
-    "awaiting_review": "Awaiting review",
-    "eligible": "Eligible",
-    "not_eligible": "Not eligible",
-    "needs_information": "Awaiting review",
-    "information_requested": "Information requested",
-}
-
 
 class State:
     """Where an employment is in the lead's work."""

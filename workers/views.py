@@ -309,7 +309,6 @@ def employment_review(request, pk: int):
             "current": employment.current_decision,
             "history": selectors.decision_history(employment),
             "conversation": selectors.conversation(employment),
-            "status_label": selectors.STATUS_LABELS[employment.eligibility_status],
             "reviewer": reviewer,
             "decide_form": decide_form,
             "reverse_form": reverse_form,
