@@ -4,9 +4,9 @@ invitation's scope."""
 
 from allauth.account.signals import password_reset
 from allauth.mfa.models import Authenticator
-from allauth.mfa.signals import authentication_failed, authenticator_added, authenticator_removed
+from allauth.mfa.signals import authentication_failed, authenticator_added
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
-from django.db.models.signals import post_save, pre_save
+from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import Signal, receiver
 
 from portal import audit
@@ -97,13 +97,15 @@ def _audit_mfa_enrolled(sender, request, user, authenticator, **kwargs):
     )
 
 
-@receiver(authenticator_removed)
-def _audit_mfa_removed(sender, request, user, authenticator, **kwargs):
+@receiver(post_delete, sender=Authenticator)
+def _audit_mfa_removed(sender, instance, **kwargs):
+    """Any removal counts, by the user or by an administrator resetting a lost phone in admin;
+    the actor and address come from the request being served."""
     audit.record(
         verb="mfa_removed",
-        target=user,
-        details={"type": authenticator.type},
-        request=request,
+        object_type="portal.user",
+        object_id=instance.user_id,
+        details={"type": instance.type},
     )
 
 

@@ -87,11 +87,9 @@ def make_user(db):
 
 
 @pytest.fixture(autouse=True)
-def _fresh_cache_fast_hashing(settings):
-    """Rate-limit counters and used TOTP codes live in the cache: start each test clean.
-    Tests sign in hundreds of times, so they hash passwords with a fast (insecure) hasher."""
+def _fresh_cache():
+    """Rate-limit counters and used TOTP codes live in the cache: start each test clean."""
     from django.core.cache import cache
 
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     cache.clear()
     yield

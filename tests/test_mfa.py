@@ -188,3 +188,17 @@ def test_admin_sign_in_goes_through_allauth(client, tolerant_totp):
     client.logout()
     sign_in(client, admin)
     assert client.get(reverse("admin:index")).status_code == 200
+
+
+def test_administrator_resets_a_lost_authenticator_in_admin_and_it_is_audited(client):
+    admin = make_user(Role.ADMINISTRATOR)
+    lead = make_user(Role.LOCAL_LEAD)
+    authenticator = Authenticator.objects.get(user=lead, type=Authenticator.Type.TOTP)
+    client.force_login(admin)
+    url = reverse("admin:mfa_authenticator_delete", args=[authenticator.pk])
+    assert client.post(url, {"post": "yes"}).status_code == 302
+    event = AuditEvent.objects.get(verb="mfa_removed")
+    assert (event.actor, event.object_id) == (admin, str(lead.pk))
+    # The lead must enrol again before reaching any page.
+    client.force_login(lead)
+    assert client.get(reverse("employers:list")).url == reverse("mfa_activate_totp")
