@@ -5,7 +5,7 @@ import os
 import socket
 
 from celery import Celery, bootsteps
-from celery.signals import worker_ready, worker_shutdown
+from celery.signals import worker_shutdown
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 logger = logging.getLogger(__name__)
@@ -55,15 +55,16 @@ class Heartbeat(bootsteps.StartStopStep):
 app.steps["worker"].add(Heartbeat)
 
 
-@worker_ready.connect
-def _ensure_queue_folders(**kwargs):
-    """The filesystem transport needs its folders; Redis ignores this."""
-    from django.conf import settings
-
-    for key in ("data_folder_in", "data_folder_out", "processed_folder"):
-        folder = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get(key)
-        if folder:
-            os.makedirs(folder, exist_ok=True)
+@app.on_after_configure.connect
+def _ensure_queue_folders(sender, **kwargs):
+    """The filesystem transport needs its folders before web, worker or beat touch it; kombu
+    creates none of them (and the control folder without its parents)."""
+    if not str(sender.conf.broker_url).startswith("filesystem:"):
+        return
+    options = sender.conf.broker_transport_options or {}
+    for key in ("data_folder_in", "data_folder_out", "processed_folder", "control_folder"):
+        if options.get(key):
+            os.makedirs(options[key], exist_ok=True)
 
 
 @worker_shutdown.connect

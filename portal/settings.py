@@ -174,6 +174,9 @@ STORAGES = {
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
 MEDIA_URL = "/media/"
 WHITENOISE_USE_FINDERS = DEBUG
+# Find files per request in development instead of indexing every static file (node_modules
+# included) each time a handler starts: the test suite starts one per test client.
+WHITENOISE_AUTOREFRESH = DEBUG
 
 # --- Security -----------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
@@ -263,10 +266,6 @@ else:
         "control_folder": str(_celery_dir / "control"),
         "store_processed": False,
     }
-    # Web, worker and beat all need the folders before the first message or exchange; kombu
-    # creates none of them (and the control folder without its parents).
-    for _folder in ("queue", "processed", "control"):
-        (_celery_dir / _folder).mkdir(parents=True, exist_ok=True)
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

@@ -1,6 +1,7 @@
 """factory-boy factories for the domain, and a helper that builds a user of any role."""
 
 import datetime
+from dataclasses import dataclass, field
 
 import factory
 from allauth.account.models import EmailAddress
@@ -10,7 +11,7 @@ from bookings.models import Session, SiteStaffMembership, Slot, VaccinationSite
 from employers.models import Employer, EmployerMembership
 from portal.models import LocalAuthority, User
 from portal.roles import Role
-from workers.models import Employment, Worker
+from workers.models import EligibilityDecision, Employment, InformationRequest, Worker
 from workers.validation import match_key
 
 PASSWORD = "correct horse battery staple"
@@ -165,3 +166,49 @@ def make_user(
     if mfa and role in (Role.LOCAL_LEAD, Role.NHS_TEAM, Role.ADMINISTRATOR):
         enrol_totp(user)
     return user
+
+
+class EligibilityDecisionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = EligibilityDecision
+
+    employment = factory.SubFactory(EmploymentFactory)
+    outcome = EligibilityDecision.Outcome.ELIGIBLE
+    reasons = factory.LazyFunction(lambda: ["Frontline social care worker in direct contact"])
+    rule_set_version = 1
+
+
+@dataclass
+class Tenant:
+    """One local authority's world: its people (one user per role) and what they work on."""
+
+    local_authority: LocalAuthority
+    users: dict[str, User] = field(default_factory=dict)
+
+
+def build_tenant(gss_code: str, label: str) -> Tenant:
+    """Everything a tenant owns, for the tenancy walk (tests/test_tenancy_walk.py).
+
+    Add every new scoped model here, in a state its pages accept: the walk finds which model a
+    URL takes by trying this tenant's objects, and fails for a URL no object opens.
+    """
+    authority = local_authority(gss_code)
+    employer = EmployerFactory(name=f"{label} Care Ltd", local_authority=authority)
+    pending = EmployerFactory(
+        name=f"{label} New Care Ltd", local_authority=authority, status=Employer.Status.PENDING
+    )
+    employment = EmploymentFactory(employer=employer)
+    EmploymentFactory(employer=pending)
+    EligibilityDecisionFactory(employment=employment)
+    InformationRequest.objects.create(employment=employment, question="Describe the role.")
+    site = VaccinationSiteFactory(name=f"{label} Hospital Hub", local_authorities=[authority])
+    SlotFactory(session=SessionFactory(site=site))
+    return Tenant(
+        local_authority=authority,
+        users={
+            Role.EMPLOYER: make_user(Role.EMPLOYER, employer=employer),
+            Role.LOCAL_LEAD: make_user(Role.LOCAL_LEAD, local_authority_obj=authority),
+            Role.SITE_STAFF: make_user(Role.SITE_STAFF, site=site),
+            Role.NHS_TEAM: make_user(Role.NHS_TEAM, region_code=authority.region_code),
+        },
+    )

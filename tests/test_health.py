@@ -194,7 +194,7 @@ def test_filesystem_transport_runs_a_task_end_to_end(tmp_path, start_worker):
         expires_at=timezone.now() + timedelta(days=7),
     )
     queue = tmp_path / "var" / "celery" / "queue"
-    queue.mkdir(parents=True)
+    queue.mkdir(parents=True, exist_ok=True)
     worker = start_worker(DATABASE_URL=database_url(), REDIS_URL=None)
 
     # The web process's side: the same transport and folders the settings derive from VAR_DIR.
@@ -203,6 +203,7 @@ def test_filesystem_transport_runs_a_task_end_to_end(tmp_path, start_worker):
         broker_transport_options={
             "data_folder_in": str(queue),
             "data_folder_out": str(queue),
+            "control_folder": str(queue.parent / "control"),
             "store_processed": False,
         },
     )
@@ -214,6 +215,7 @@ def test_filesystem_transport_runs_a_task_end_to_end(tmp_path, start_worker):
     assert WorkerHeartbeat.objects.filter(hostname=worker.name).exists()
     assert "expire_colleague_invitations" in worker.output()
     assert "succeeded" in worker.output()
+    assert (tmp_path / "var" / "celery" / "control").is_dir()
 
 
 def test_healthz_reports_a_broker_that_is_down(tmp_path):
