@@ -153,7 +153,7 @@ def employer_detail(request, pk: int):
         {
             "employer": employer,
             "staff_counts": staff_counts,
-            "upload_url": _url_or_none("employers:upload_list", pk=employer.pk),
+            "upload_url": _url_or_none("employers:upload_list", employer_pk=employer.pk),
             "can_decide": services.can_decide_employers(request.user),
             "is_member": request.user.role == Role.EMPLOYER,
         },
@@ -259,7 +259,7 @@ def staff_list(request, pk: int):
             "filtered": any(
                 chosen[f] for f in ("q", "job_role", "work_setting", "employment_type")
             ),
-            "upload_url": _url_or_none("employers:upload_list", pk=employer.pk),
+            "upload_url": _url_or_none("employers:upload_list", employer_pk=employer.pk),
         },
     )
 
