@@ -60,7 +60,7 @@ def test_staff_list_searches_filters_counts_and_paginates(
     assert first_page.status_code == 200
     assert first_page.context["counts"] == {"current": 56, "left": 1}
     assert len(first_page.context["page"].object_list) == 50
-    assert b"56 current, 1 left" in first_page.content
+    assert b"56 current members of staff and 1 who has left" in first_page.content
     with django_assert_max_num_queries(12):
         second_page = client.get(staff_url(employer), {"page": 2})
     # Sorted by last name: Seacole comes before the Worker00… names.
