@@ -7,7 +7,7 @@ import datetime
 import io
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse
+from django.http import FileResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 from openpyxl import Workbook
@@ -206,6 +206,7 @@ def template_xlsx(request):
         return _forbidden(request)
     buffer = io.BytesIO()
     build_template_workbook().save(buffer)
-    response = HttpResponse(buffer.getvalue(), content_type=XLSX_CONTENT_TYPE)
-    response["Content-Disposition"] = f'attachment; filename="{FILENAME}.xlsx"'
-    return response
+    buffer.seek(0)
+    return FileResponse(
+        buffer, as_attachment=True, filename=f"{FILENAME}.xlsx", content_type=XLSX_CONTENT_TYPE
+    )

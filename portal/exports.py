@@ -4,11 +4,12 @@ right) and XLSX, with any text that a spreadsheet would run as a formula neutral
 import codecs
 import csv
 import datetime
-import io
+import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
-from django.http import HttpResponse, StreamingHttpResponse
+from django.http import FileResponse, StreamingHttpResponse
+from django.utils.http import content_disposition_header
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
@@ -19,6 +20,8 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 CSV_CONTENT_TYPE = "text/csv; charset=utf-8"
 XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 DATE_FORMAT = "DD/MM/YYYY"
+# An XLSX bigger than this is built on disk rather than in memory.
+XLSX_MEMORY_LIMIT = 16 * 1024 * 1024
 
 
 def neutralise_formula(text):
@@ -73,7 +76,7 @@ def csv_response(
     response = StreamingHttpResponse(
         (line.encode("utf-8") for line in csv_lines(header, rows)), content_type=CSV_CONTENT_TYPE
     )
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Content-Disposition"] = content_disposition_header(True, filename)
     return response
 
 
@@ -110,9 +113,12 @@ def write_xlsx(stream, sheets: Sequence[Sheet]) -> None:
     workbook.save(stream)
 
 
-def xlsx_response(filename: str, sheets: Sequence[Sheet]) -> HttpResponse:
-    buffer = io.BytesIO()
-    write_xlsx(buffer, sheets)
-    response = HttpResponse(buffer.getvalue(), content_type=XLSX_CONTENT_TYPE)
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
+def xlsx_response(filename: str, sheets: Sequence[Sheet]) -> FileResponse:
+    """An XLSX download, built in a temporary file that spills to disk when it grows large."""
+    # FileResponse closes the file when the download ends.
+    spool = tempfile.SpooledTemporaryFile(max_size=XLSX_MEMORY_LIMIT)  # noqa: SIM115
+    write_xlsx(spool, sheets)
+    spool.seek(0)
+    return FileResponse(
+        spool, as_attachment=True, filename=filename, content_type=XLSX_CONTENT_TYPE
+    )

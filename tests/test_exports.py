@@ -70,7 +70,7 @@ def test_xlsx_cells_are_neutralised_and_typed():
     assert response["Content-Type"] == (
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     )
-    workbook = openpyxl.load_workbook(io.BytesIO(response.content))
+    workbook = openpyxl.load_workbook(io.BytesIO(b"".join(response.streaming_content)))
     sheet = workbook["Staff"]
     cells = list(sheet.iter_rows(min_row=2, values_only=True))
     # XML reads a carriage return back as a line feed; what matters is the apostrophe.
@@ -84,3 +84,17 @@ def test_xlsx_drops_characters_a_workbook_cannot_hold():
     buffer = io.BytesIO()
     write_xlsx(buffer, [Sheet("Notes", ["Text"], [["bell\x07 here"]])])
     assert openpyxl.load_workbook(buffer)["Notes"]["A2"].value == "bell here"
+
+
+def test_large_xlsx_is_built_on_disk_not_in_memory(monkeypatch):
+    monkeypatch.setattr("portal.exports.XLSX_MEMORY_LIMIT", 1024)
+    rows = ([f"Worker {n}", n] for n in range(2000))
+    response = xlsx_response("big.xlsx", [Sheet("Staff", ["Name", "N"], rows)])
+    assert response.file_to_stream._rolled  # spilled to a real temporary file
+    sheet = openpyxl.load_workbook(io.BytesIO(b"".join(response.streaming_content)))["Staff"]
+    assert sheet.max_row == 2001 and sheet["A2001"].value == "Worker 1999"
+
+
+def test_download_names_outside_ascii_are_encoded():
+    response = csv_response("Côte staff.csv", ["A"], [])
+    assert response["Content-Disposition"] == "attachment; filename*=utf-8''C%C3%B4te%20staff.csv"

@@ -392,3 +392,16 @@ def test_staff_pages_show_labels_not_codes(client, make_user):
     employment = employer.employments.first()
     page = client.get(reverse("workers:detail", args=[employment.worker_id])).content.decode()
     assert "Deputy manager or team leader, Nursing home (employed)" in page
+
+
+def test_admin_edits_an_employment_by_picking_reference_values(client, make_user):
+    from tests.factories import EmploymentFactory
+
+    employment = EmploymentFactory(job_role="old_free_text")
+    client.force_login(make_user(Role.ADMINISTRATOR))
+    page = client.get(reverse("admin:workers_worker_change", args=[employment.worker_id]))
+    html = page.content.decode()
+    assert '<option value="care_home_older_adults" selected>' in html
+    assert '<option value="shared_lives_carer">Shared Lives carer</option>' in html
+    # A stored code that is no longer offered stays selectable, so saving does not lose it.
+    assert '<option value="old_free_text" selected>old_free_text</option>' in html

@@ -149,7 +149,7 @@ def _workbook(client):
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     )
     assert "staff-list-template.xlsx" in response["Content-Disposition"]
-    return openpyxl.load_workbook(io.BytesIO(response.content))
+    return openpyxl.load_workbook(io.BytesIO(b"".join(response.streaming_content)))
 
 
 def test_xlsx_template_staff_sheet(employer_client):
