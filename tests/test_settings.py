@@ -158,3 +158,9 @@ def test_no_secret_has_a_default_outside_debug():
             offenders.append(name)
     assert offenders == [], f"secrets with a default outside DEBUG: {offenders}"
     assert {"SECRET_KEY", "NOTIFY_API_KEY", "DATABASE_URL"} <= set(settings_reads())
+
+
+def test_readme_configuration_table_names_every_variable():
+    table = (ROOT / "README.md").read_text().split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    documented = set(re.findall(r"^\| `([A-Z_]+)` \|", table, flags=re.MULTILINE))
+    assert documented == set(settings_reads())

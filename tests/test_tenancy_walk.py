@@ -30,12 +30,6 @@ from tests.factories import Tenant, build_tenant, make_user
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def fast_passwords(settings):
-    """The walk signs in a dozen users per test; their password hashes need not be strong."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 # Two tenants in different regions (London; North West).
 HOME, AWAY = ("E09000033", "Westminster"), ("E08000003", "Manchester")
 
