@@ -12,8 +12,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
-from django.db.models import F, OuterRef, Subquery
+from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from portal import audit
@@ -110,16 +110,18 @@ def employment_facts(employment: Employment) -> Facts:
     )
 
 
-def _point_at_batch(ids_by_outcome: dict[str, list[int]], batch: uuid.UUID, **extra) -> None:
-    """Make each employment's decision from ``batch`` its current one (a query per outcome)."""
-    latest = EligibilityDecision.objects.filter(employment=OuterRef("pk"), batch=batch)
-    for outcome, ids in ids_by_outcome.items():
-        if ids:
-            Employment.objects.filter(pk__in=ids).update(
-                current_decision=Subquery(latest.values("pk")[:1]),
-                eligibility_outcome=outcome,
-                **extra,
-            )
+def _point_at_batch(batch: uuid.UUID, *, decided: bool) -> None:
+    """Make each employment's decision from ``batch`` its current one, in one statement
+    (UPDATE ... FROM joins the batch's rows; PostgreSQL and SQLite 3.33+ both have it)."""
+    employment = Employment._meta.db_table
+    decision = EligibilityDecision._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {employment} SET current_decision_id = d.id, "  # noqa: S608 (table names)
+            f"eligibility_outcome = d.outcome, eligibility_decided = %s "
+            f"FROM {decision} d WHERE d.batch = %s AND d.employment_id = {employment}.id",
+            [decided, batch.hex if connection.vendor == "sqlite" else batch],
+        )
 
 
 # --- Rule assessment --------------------------------------------------------------------
@@ -154,7 +156,6 @@ def _assess_chunk(queryset, assessor: Assessor, version: int, after_id: int, lim
     now = timezone.now()
     batch = uuid.uuid4()
     decisions = []
-    ids_by_outcome: dict[str, list[int]] = {}
     for row in rows:
         facts = _facts(row)
         outcome, reasons = assessor(facts)
@@ -173,10 +174,9 @@ def _assess_chunk(queryset, assessor: Assessor, version: int, after_id: int, lim
                 batch=batch,
             )
         )
-        ids_by_outcome.setdefault(outcome, []).append(row[0])
     if decisions:
         EligibilityDecision.objects.bulk_create(decisions)
-        _point_at_batch(ids_by_outcome, batch)
+        _point_at_batch(batch, decided=False)
         audit.record(
             verb="eligibility_assessed",
             object_type="workers.eligibilitydecision.batch",
@@ -408,7 +408,7 @@ def _decide_in_bulk(
         )
     EligibilityDecision.objects.bulk_create(decisions)
     ids = [row[0] for row in rows]
-    _point_at_batch({outcome: ids}, batch, eligibility_decided=True)
+    _point_at_batch(batch, decided=True)
     return batch, ids
 
 
