@@ -5,7 +5,10 @@ however many employments it touches)."""
 
 from __future__ import annotations
 
+import datetime
 import hashlib
+import io
+import json
 import secrets
 import uuid
 from collections.abc import Iterable, Sequence
@@ -110,6 +113,51 @@ def employment_facts(employment: Employment) -> Facts:
     )
 
 
+_DECISION_COLUMNS = (
+    "employment_id",
+    "outcome",
+    "reasons",
+    "rule_set_version",
+    "source",
+    "decided_by_id",
+    "decided_at",
+    "snapshot",
+    "batch",
+    "verification_code",
+)
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_text(value) -> str:
+    if value is None:
+        return "\\N"
+    if isinstance(value, list | dict):
+        value = json.dumps(value)
+    elif isinstance(value, datetime.datetime):
+        value = value.isoformat()
+    return str(value).translate(_COPY_ESCAPES)
+
+
+def _insert_decisions(rows: list[tuple]) -> None:
+    """Insert decision rows (values in ``_DECISION_COLUMNS`` order) in one statement: COPY
+    on PostgreSQL, where building a model object per row would cost more than the write."""
+    if connection.vendor != "postgresql":
+        EligibilityDecision.objects.bulk_create(
+            EligibilityDecision(**dict(zip(_DECISION_COLUMNS, row, strict=True))) for row in rows
+        )
+        return
+    buffer = io.StringIO()
+    for row in rows:
+        buffer.write("\t".join(_copy_text(value) for value in row))
+        buffer.write("\n")
+    buffer.seek(0)
+    table = EligibilityDecision._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.cursor.copy_expert(
+            f"COPY {table} ({', '.join(_DECISION_COLUMNS)}) FROM STDIN", buffer
+        )
+
+
 def _point_at_batch(batch: uuid.UUID, *, decided: bool) -> None:
     """Make each employment's decision from ``batch`` its current one, in one statement
     (UPDATE ... FROM joins the batch's rows; PostgreSQL and SQLite 3.33+ both have it)."""
@@ -163,19 +211,11 @@ def _assess_chunk(queryset, assessor: Assessor, version: int, after_id: int, lim
         if (row[8], row[9], row[10], row[11]) == (outcome, list(reasons), version, snapshot):
             continue
         decisions.append(
-            EligibilityDecision(
-                employment_id=row[0],
-                outcome=outcome,
-                reasons=list(reasons),
-                rule_set_version=version,
-                source=Source.ASSESSMENT,
-                decided_at=now,
-                snapshot=snapshot,
-                batch=batch,
-            )
+            (row[0], outcome, list(reasons), version, Source.ASSESSMENT, None, now, snapshot)
+            + (batch, None)
         )
     if decisions:
-        EligibilityDecision.objects.bulk_create(decisions)
+        _insert_decisions(decisions)
         _point_at_batch(batch, decided=False)
         audit.record(
             verb="eligibility_assessed",
@@ -184,7 +224,7 @@ def _assess_chunk(queryset, assessor: Assessor, version: int, after_id: int, lim
             details={
                 "count": len(decisions),
                 "rule_set_version": version,
-                "employment_ids": [decision.employment_id for decision in decisions],
+                "employment_ids": [decision[0] for decision in decisions],
             },
         )
     return rows[-1][0], len(rows), len(decisions)
@@ -388,25 +428,14 @@ def _decide_in_bulk(
     now = timezone.now()
     batch = uuid.uuid4()
     codes = iter(new_verification_codes(len(rows)) if outcome == Outcome.ELIGIBLE else ())
-    decisions = []
-    for row in rows:
-        facts = _facts(row)
-        decisions.append(
-            EligibilityDecision(
-                employment_id=row[0],
-                outcome=outcome,
-                reasons=[reason],
-                source=Source.LEAD,
-                decided_by=lead,
-                decided_at=now,
-                snapshot=_snapshot(row, facts),
-                batch=batch,
-                verification_code=next(codes, None),
-                # The rule version that proposed the outcome the lead confirms or overrides.
-                rule_set_version=row[11],
-            )
-        )
-    EligibilityDecision.objects.bulk_create(decisions)
+    # The rule version recorded is the one that proposed what the lead confirms or overrides.
+    _insert_decisions(
+        [
+            (row[0], outcome, [reason], row[11], Source.LEAD, lead.pk, now)
+            + (_snapshot(row, _facts(row)), batch, next(codes, None))
+            for row in rows
+        ]
+    )
     ids = [row[0] for row in rows]
     _point_at_batch(batch, decided=True)
     return batch, ids
