@@ -1,6 +1,17 @@
+"""Admin for sites (placed by postcode on save, changes audited), sessions, routing policies
+and routes."""
+
 from django.contrib import admin
 
-from bookings.models import Session, SiteStaffMembership, Slot, VaccinationSite
+from bookings.models import (
+    Route,
+    RoutingPolicy,
+    Session,
+    SiteStaffMembership,
+    Slot,
+    VaccinationSite,
+)
+from portal import audit
 
 
 class SiteStaffInline(admin.TabularInline):
@@ -15,7 +26,18 @@ class VaccinationSiteAdmin(admin.ModelAdmin):
     list_filter = ["kind", "is_active"]
     search_fields = ["name", "ods_code", "postcode"]
     filter_horizontal = ["local_authorities"]
+    readonly_fields = ["latitude", "longitude"]
     inlines = [SiteStaffInline]
+
+    def save_model(self, request, obj, form, change):
+        # The model form's validation has already placed the site (VaccinationSite.clean).
+        super().save_model(request, obj, form, change)
+        audit.record(
+            verb="site_changed" if change else "site_created",
+            target=obj,
+            details={"fields": form.changed_data, "via": "admin"},
+            request=request,
+        )
 
 
 class SlotInline(admin.TabularInline):
@@ -29,3 +51,34 @@ class SessionAdmin(admin.ModelAdmin):
     list_filter = ["is_cancelled", "site"]
     date_hierarchy = "date"
     inlines = [SlotInline]
+
+
+@admin.register(RoutingPolicy)
+class RoutingPolicyAdmin(admin.ModelAdmin):
+    list_display = ["local_authority", "max_distance_km", "horizon_days", "over_invite_factor"]
+    search_fields = ["local_authority__name"]
+    readonly_fields = ["updated_by", "updated_at"]
+
+    def save_model(self, request, obj, form, change):
+        obj.updated_by = request.user
+        super().save_model(request, obj, form, change)
+        audit.record(
+            verb="routing_policy_changed",
+            target=obj,
+            details={"fields": form.changed_data, "via": "admin"},
+            request=request,
+        )
+
+
+@admin.register(Route)
+class RouteAdmin(admin.ModelAdmin):
+    list_display = ["worker", "local_authority", "site", "distance_km", "is_unrouted", "routed_at"]
+    list_filter = ["is_unrouted"]
+    raw_id_fields = ["worker", "site"]
+    list_select_related = ["worker", "local_authority", "site"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

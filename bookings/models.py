@@ -1,10 +1,13 @@
-"""Vaccination sites, their staff, sessions and slots (capacity)."""
+"""Vaccination sites, their staff, sessions and slots (capacity), the routing policy of each
+local authority and the route chosen for each worker."""
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from portal import postcodes
 from portal.models import LocalAuthority
 from portal.roles import Role, is_administrator
 
@@ -67,6 +70,28 @@ class VaccinationSite(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def clean(self) -> None:
+        self.place()
+
+    def place(self) -> None:
+        """Normalise the postcode and put the site at its district's centroid; an unknown
+        district is a validation error on the postcode."""
+        try:
+            normalised = postcodes.normalise_postcode(self.postcode or "")
+        except ValidationError as error:
+            raise ValidationError({"postcode": error.messages}) from error
+        location = postcodes.locate(normalised)
+        if location is None:
+            raise ValidationError(
+                {
+                    "postcode": f"We do not know the postcode district "
+                    f"{postcodes.outward_code(normalised)}. Check the postcode."
+                },
+                code="unknown_district",
+            )
+        self.postcode = normalised
+        self.latitude, self.longitude = location
+
 
 class SiteStaffMembership(models.Model):
     """A site staff user belongs to exactly one vaccination site."""
@@ -92,14 +117,24 @@ class Session(models.Model):
     start_time = models.TimeField()
     end_time = models.TimeField()
     slot_minutes = models.PositiveSmallIntegerField(default=15)
+    vaccinators = models.PositiveSmallIntegerField(default=1)
     capacity_per_slot = models.PositiveSmallIntegerField(default=1)
     is_cancelled = models.BooleanField(default=False)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    cancelled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    cancel_reason = models.CharField(max_length=300, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     objects = SessionQuerySet.as_manager()
 
     class Meta:
         ordering = ["date", "start_time"]
+        indexes = [models.Index(fields=["site", "date"])]
         constraints = [
             models.CheckConstraint(
                 name="session_ends_after_start", condition=Q(end_time__gt=models.F("start_time"))
@@ -139,3 +174,165 @@ class Slot(models.Model):
     @property
     def free(self) -> int:
         return self.capacity - self.booked
+
+
+DEFAULT_SITE_KINDS = [
+    VaccinationSite.Kind.HOSPITAL_HUB.value,
+    VaccinationSite.Kind.VACCINATION_CENTRE.value,
+    VaccinationSite.Kind.LOCAL_SERVICE.value,
+]
+
+
+def default_site_kinds() -> list[str]:
+    return list(DEFAULT_SITE_KINDS)
+
+
+class ScopedByAuthorityQuerySet(models.QuerySet):
+    """Rows that belong to one local authority: its lead sees them and administrators see all;
+    NHS team members see their region's only where ``nhs_team_may_see`` (no person-level rows)."""
+
+    nhs_team_may_see = False
+
+    def visible_to(self, user):
+        if not user.is_authenticated or not user.is_active:
+            return self.none()
+        if is_administrator(user):
+            return self.all()
+        if user.role == Role.LOCAL_LEAD:
+            return self.filter(local_authority_id=user.local_authority_id)
+        if user.role == Role.NHS_TEAM and self.nhs_team_may_see:
+            if user.region_code:
+                return self.filter(local_authority__region_code=user.region_code)
+            return self.all()
+        return self.none()
+
+
+class RoutingPolicyQuerySet(ScopedByAuthorityQuerySet):
+    nhs_team_may_see = True
+
+
+class RoutingPolicy(models.Model):
+    """How one local authority's workers are routed to sites. Without a stored row the
+    defaults of this model apply (see ``for_authorities``)."""
+
+    local_authority = models.OneToOneField(
+        LocalAuthority, on_delete=models.CASCADE, related_name="routing_policy"
+    )
+    # Site kinds in order of preference; kinds left out are never offered.
+    site_kinds = models.JSONField(default=default_site_kinds)
+    max_distance_km = models.DecimalField(
+        "maximum straight-line distance (km)", max_digits=5, decimal_places=1, default=30
+    )
+    horizon_days = models.PositiveSmallIntegerField("booking horizon (days)", default=14)
+    over_invite_factor = models.DecimalField(max_digits=3, decimal_places=2, default=1.5)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    objects = RoutingPolicyQuerySet.as_manager()
+
+    class Meta:
+        verbose_name_plural = "routing policies"
+        constraints = [
+            models.CheckConstraint(
+                name="routing_distance_positive", condition=Q(max_distance_km__gt=0)
+            ),
+            models.CheckConstraint(
+                name="routing_horizon_positive", condition=Q(horizon_days__gt=0)
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Routing policy for {self.local_authority}"
+
+    @property
+    def site_kind_labels(self) -> list[str]:
+        labels = dict(VaccinationSite.Kind.choices)
+        return [labels.get(kind, kind) for kind in self.site_kinds]
+
+    @classmethod
+    def for_authorities(cls, local_authority_ids) -> dict[int | None, "RoutingPolicy"]:
+        """The policy of each authority (one query); unsaved defaults where none is stored.
+        The key ``None`` holds the default policy, for workers with no current employer."""
+        stored = {
+            policy.local_authority_id: policy
+            for policy in cls.objects.filter(
+                local_authority_id__in=[pk for pk in local_authority_ids if pk is not None]
+            )
+        }
+        policies: dict[int | None, RoutingPolicy] = {None: cls()}
+        for pk in local_authority_ids:
+            if pk is not None:
+                policies[pk] = stored.get(pk) or cls(local_authority_id=pk)
+        return policies
+
+
+class RouteQuerySet(ScopedByAuthorityQuerySet):
+    """Routes are person-level: NHS team members do not see them."""
+
+
+class Route(models.Model):
+    """The site a worker is routed to (the latest routing run), with up to three alternatives,
+    or a flag that no site with space is in reach.
+
+    Routes are derived rows, rewritten in bulk by bookings.routing (1.5 million at a time), so
+    their foreign keys carry no database constraint: a constraint costs a locking lookup per
+    row and key at commit (docs/decisions/0006-routing-by-district.md).
+    Deleting a worker, site or authority still cascades or clears through the ORM."""
+
+    # The worker is the key: one index to maintain on a 1.5-million-row bulk write.
+    worker = models.OneToOneField(
+        "workers.Worker",
+        on_delete=models.CASCADE,
+        related_name="route",
+        primary_key=True,
+        db_constraint=False,
+    )
+    # The authority whose policy applied (of the worker's first current employer).
+    local_authority = models.ForeignKey(
+        LocalAuthority,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,  # the partial index below serves the only lookup by authority
+    )
+    site = models.ForeignKey(
+        VaccinationSite,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="routes",
+        db_constraint=False,
+        db_index=False,
+    )
+    # [{"site_id": 12, "distance_km": 5.3}, ...] in order of preference, at most three.
+    alternatives = models.JSONField(default=list, blank=True)
+    distance_km = models.FloatField(null=True, blank=True)
+    reason = models.CharField(max_length=200)
+    is_unrouted = models.BooleanField("no site in reach", default=False)
+    routed_at = models.DateTimeField(default=timezone.now)
+
+    objects = RouteQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["worker_id"]
+        # Only unrouted workers are looked up by authority (the lead's list): a small index.
+        indexes = [
+            models.Index(
+                fields=["local_authority"],
+                condition=Q(is_unrouted=True),
+                name="route_unrouted_by_authority",
+            )
+        ]
+        constraints = [
+            models.CheckConstraint(
+                name="route_has_site_unless_unrouted",
+                condition=Q(is_unrouted=True) | Q(site__isnull=False),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.worker_id}: {self.reason}"

@@ -1,16 +1,92 @@
-"""Vaccination site pages: sites in the user's scope, one site's sessions, one session."""
+"""Vaccination site pages: sites in the user's scope, adding and changing sites, sessions and
+their capacity, the site calendar, and the local lead's routing policy and unrouted workers."""
 
+import datetime
+
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import get_object_or_404, render
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.views.decorators.http import require_POST
 
-from bookings.models import Session, VaccinationSite
+from bookings import routing, services, tasks
+from bookings.forms import (
+    CancelSessionForm,
+    CapacityForm,
+    RoutingPolicyForm,
+    SessionForm,
+    SiteForm,
+)
+from bookings.models import RoutingPolicy, Session, VaccinationSite
+from bookings.selectors import site_calendar as calendar_for_site
+from portal.roles import Role, has_role
+
+CALENDAR_DAYS = 28
+
+
+def _forbidden(request):
+    return render(request, "portal/forbidden.html", status=403)
+
+
+def _show_errors(form, error: ValidationError) -> None:
+    for field, problems in error.message_dict.items():
+        form.add_error(field if field in form.fields else None, problems)
 
 
 @login_required
 def site_list(request):
     sites = VaccinationSite.objects.visible_to(request.user)
-    return render(request, "bookings/site_list.html", {"sites": sites})
+    return render(
+        request,
+        "bookings/site_list.html",
+        {"sites": sites, "can_manage_sites": services.can_manage_sites(request.user)},
+    )
+
+
+@login_required
+def site_create(request):
+    if not services.can_manage_sites(request.user):
+        return _forbidden(request)
+    form = SiteForm(request.POST or None, user=request.user, initial={"is_active": True})
+    if request.method == "POST" and form.is_valid():
+        try:
+            site = services.create_site(actor=request.user, request=request, **form.cleaned_data)
+        except ValidationError as error:
+            _show_errors(form, error)
+        else:
+            messages.success(request, f"You added {site.name}.")
+            return redirect("bookings:site_detail", pk=site.pk)
+    return render(request, "bookings/site_form.html", {"form": form, "site": None})
+
+
+@login_required
+def site_edit(request, pk: int):
+    site = get_object_or_404(VaccinationSite.objects.visible_to(request.user), pk=pk)
+    if not services.can_manage_sites(request.user):
+        return _forbidden(request)
+    form = SiteForm(request.POST or None, user=request.user, initial=SiteForm.initial_for(site))
+    if request.method == "POST" and form.is_valid():
+        changes = dict(form.cleaned_data)
+        local_authorities = list(changes.pop("local_authorities"))
+        try:
+            with transaction.atomic():
+                services.update_site(
+                    actor=request.user,
+                    site=site,
+                    local_authorities=local_authorities,
+                    request=request,
+                    **changes,
+                )
+        except ValidationError as error:
+            site.refresh_from_db()
+            _show_errors(form, error)
+        else:
+            messages.success(request, f"You saved the changes to {site.name}.")
+            return redirect("bookings:site_detail", pk=site.pk)
+    return render(request, "bookings/site_form.html", {"form": form, "site": site})
 
 
 @login_required
@@ -19,16 +95,200 @@ def site_detail(request, pk: int):
     sessions = Session.objects.visible_to(request.user).filter(
         site=site, date__gte=timezone.localdate()
     )[:100]
-    return render(request, "bookings/site_detail.html", {"site": site, "sessions": sessions})
+    return render(
+        request,
+        "bookings/site_detail.html",
+        {
+            "site": site,
+            "sessions": sessions,
+            "can_manage_sites": services.can_manage_sites(request.user),
+            "can_manage_sessions": services.can_manage_sessions(request.user, site),
+        },
+    )
+
+
+@login_required
+def site_calendar(request, pk: int):
+    site = get_object_or_404(VaccinationSite.objects.visible_to(request.user), pk=pk)
+    today = timezone.localdate()
+    try:
+        first_day = datetime.date.fromisoformat(request.GET.get("from", ""))
+    except ValueError:
+        first_day = today
+    days = calendar_for_site(user=request.user, site=site, first_day=first_day, days=CALENDAR_DAYS)
+    step = datetime.timedelta(days=CALENDAR_DAYS)
+    return render(
+        request,
+        "bookings/site_calendar.html",
+        {
+            "site": site,
+            "days": days,
+            "totals": {
+                "capacity": sum(day.capacity for day in days),
+                "booked": sum(day.booked for day in days),
+                "free": sum(day.free for day in days),
+            },
+            "previous_from": first_day - step,
+            "next_from": first_day + step,
+        },
+    )
+
+
+@login_required
+def session_create(request, pk: int):
+    site = get_object_or_404(VaccinationSite.objects.visible_to(request.user), pk=pk)
+    if not services.can_manage_sessions(request.user, site):
+        return _forbidden(request)
+    form = SessionForm(request.POST or None, site=site)
+    if request.method == "POST" and form.is_valid():
+        plan = form.cleaned_data["plan"]
+        try:
+            sessions = services.create_sessions(
+                actor=request.user, site=site, request=request, **plan
+            )
+        except ValidationError as error:
+            _show_errors(form, error)
+        else:
+            times, leftover = services.slot_times(
+                start_time=plan["start_time"],
+                end_time=plan["end_time"],
+                slot_minutes=plan["slot_minutes"],
+            )
+            text = (
+                f"You added {len(sessions)} session{'s' if len(sessions) != 1 else ''} with "
+                f"{len(times)} slots each, room for {plan['vaccinators']} in each slot."
+            )
+            if leftover:
+                text += (
+                    f" The last {leftover} minutes of each session are too short for a slot, "
+                    "so we left them out."
+                )
+            messages.success(request, text)
+            return redirect("bookings:site_calendar", pk=site.pk)
+    return render(request, "bookings/session_form.html", {"form": form, "site": site})
+
+
+def _session_for(request, pk: int) -> Session:
+    return get_object_or_404(Session.objects.visible_to(request.user).select_related("site"), pk=pk)
 
 
 @login_required
 def session_detail(request, pk: int):
-    session = get_object_or_404(
-        Session.objects.visible_to(request.user).select_related("site"), pk=pk
-    )
+    session = _session_for(request, pk)
     return render(
         request,
         "bookings/session_detail.html",
-        {"session": session, "slots": session.slots.all()},
+        {
+            "session": session,
+            "slots": session.slots.all(),
+            "can_manage_sessions": services.can_manage_sessions(request.user, session.site),
+        },
     )
+
+
+@login_required
+def session_capacity(request, pk: int):
+    session = _session_for(request, pk)
+    if not services.can_manage_sessions(request.user, session.site):
+        return _forbidden(request)
+    form = CapacityForm(request.POST or None, initial={"vaccinators": session.vaccinators})
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.change_capacity(
+                actor=request.user,
+                session=session,
+                vaccinators=form.cleaned_data["vaccinators"],
+                request=request,
+            )
+        except ValidationError as error:
+            _show_errors(form, error)
+        else:
+            messages.success(
+                request, f"Each slot now has room for {form.cleaned_data['vaccinators']}."
+            )
+            return redirect("bookings:session_detail", pk=session.pk)
+    return render(request, "bookings/session_capacity.html", {"form": form, "session": session})
+
+
+@login_required
+def session_cancel(request, pk: int):
+    session = _session_for(request, pk)
+    if not services.can_manage_sessions(request.user, session.site):
+        return _forbidden(request)
+    form = CancelSessionForm(request.POST or None)
+    booked = sum(session.slots.values_list("booked", flat=True))
+    if request.method == "POST" and form.is_valid():
+        services.cancel_session(
+            actor=request.user,
+            session=session,
+            reason=form.cleaned_data["reason"],
+            request=request,
+        )
+        messages.success(
+            request,
+            "You cancelled the session. "
+            + (
+                f"We will tell the {booked} people booked into it and ask them to book again."
+                if booked
+                else "Nobody was booked into it."
+            ),
+        )
+        return redirect("bookings:site_calendar", pk=session.site_id)
+    return render(
+        request,
+        "bookings/session_cancel.html",
+        {"form": form, "session": session, "booked": booked},
+    )
+
+
+@login_required
+def routing_policy(request):
+    if not has_role(request.user, Role.LOCAL_LEAD):
+        return _forbidden(request)
+    authority = request.user.local_authority
+    policy = RoutingPolicy.for_authorities([authority.pk])[authority.pk]
+    form = RoutingPolicyForm(request.POST or None, initial=RoutingPolicyForm.initial_for(policy))
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.save_routing_policy(
+                actor=request.user,
+                local_authority=authority,
+                site_kinds=data["site_kinds"],
+                max_distance_km=data["max_distance_km"],
+                horizon_days=data["horizon_days"],
+                over_invite_factor=data["over_invite_factor"],
+                request=request,
+            )
+        except ValidationError as error:
+            _show_errors(form, error)
+        else:
+            messages.success(request, "You saved the routing policy.")
+            return redirect("bookings:routing_policy")
+    return render(
+        request,
+        "bookings/routing_policy.html",
+        {"form": form, "policy": policy, "authority": authority},
+    )
+
+
+@login_required
+def unrouted_workers(request):
+    if not has_role(request.user, Role.LOCAL_LEAD):
+        return _forbidden(request)
+    page = Paginator(routing.unrouted_routes(request.user), 50).get_page(request.GET.get("page"))
+    return render(request, "bookings/unrouted_workers.html", {"page": page})
+
+
+@login_required
+@require_POST
+def route_area(request):
+    if not has_role(request.user, Role.LOCAL_LEAD):
+        return _forbidden(request)
+    authority_id = request.user.local_authority_id
+    user_id = request.user.pk
+    transaction.on_commit(lambda: tasks.route_area_workers.delay(authority_id, user_id))
+    messages.success(
+        request, "We are routing the workers in your area. Refresh this page in a minute."
+    )
+    return redirect("bookings:unrouted_workers")

@@ -9,6 +9,7 @@ from allauth.mfa.models import Authenticator
 
 from bookings.models import Session, SiteStaffMembership, Slot, VaccinationSite
 from employers.models import Employer, EmployerMembership
+from portal import postcodes
 from portal.models import LocalAuthority, User
 from portal.roles import Role
 from workers.models import EligibilityDecision, Employment, InformationRequest, Worker
@@ -86,6 +87,9 @@ class VaccinationSiteFactory(factory.django.DjangoModelFactory):
     kind = VaccinationSite.Kind.HOSPITAL_HUB
     ods_code = factory.Sequence(lambda n: f"R{n:04d}")
     postcode = "SE1 7EH"
+    # Placed at the postcode district's centroid, as the site services do.
+    latitude = factory.LazyAttribute(lambda o: postcodes.locate(o.postcode)[0])
+    longitude = factory.LazyAttribute(lambda o: postcodes.locate(o.postcode)[1])
 
     @factory.post_generation
     def local_authorities(obj, create, extracted, **kwargs):

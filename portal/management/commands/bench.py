@@ -1,0 +1,42 @@
+"""``manage.py bench NAME [options]``: run a named benchmark and print its figures, the last
+line being one JSON object. Each app offers benchmarks in its own ``bench.py`` as
+``BENCHMARKS = {name: (add_arguments, run)}``; this command finds them, so the portal core
+imports no domain app."""
+
+import json
+from importlib import import_module
+
+from django.apps import apps
+from django.core.management.base import BaseCommand, CommandError
+
+
+def discover() -> dict:
+    found = {}
+    for config in apps.get_app_configs():
+        try:
+            module = import_module(f"{config.name}.bench")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{config.name}.bench":
+                raise
+            continue
+        found.update(getattr(module, "BENCHMARKS", {}))
+    return found
+
+
+class Command(BaseCommand):
+    help = "Run a benchmark (e.g. `bench import --rows 50000`); prints JSON figures last."
+
+    def add_arguments(self, parser):
+        subparsers = parser.add_subparsers(dest="benchmark", metavar="NAME")
+        subparsers.required = True
+        for name, (add_arguments, run) in sorted(discover().items()):
+            subparser = subparsers.add_parser(name, help=(run.__doc__ or "").split("\n")[0])
+            add_arguments(subparser)
+
+    def handle(self, *args, benchmark, **options):
+        benchmarks = discover()
+        if benchmark not in benchmarks:
+            raise CommandError(f"There is no benchmark called {benchmark}.")
+        _add_arguments, run = benchmarks[benchmark]
+        figures = run(options, self.stdout)
+        self.stdout.write(json.dumps(figures, sort_keys=False))
