@@ -216,3 +216,15 @@ def build_tenant(gss_code: str, label: str) -> Tenant:
             Role.NHS_TEAM: make_user(Role.NHS_TEAM, region_code=authority.region_code),
         },
     )
+
+
+def build_sibling_employer(gss_code: str, label: str) -> Tenant:
+    """A second employer in an existing tenant's area, with its own staff and employer user:
+    employer users must not see each other's staff even inside one local authority."""
+    authority = local_authority(gss_code)
+    employer = EmployerFactory(name=f"{label} Care Ltd", local_authority=authority)
+    EmploymentFactory(employer=employer)
+    return Tenant(
+        local_authority=authority,
+        users={Role.EMPLOYER: make_user(Role.EMPLOYER, employer=employer)},
+    )

@@ -25,13 +25,15 @@ from django.test import Client
 from django.urls import Resolver404, URLPattern, URLResolver, get_resolver, resolve, reverse
 
 from portal.roles import Role
-from tests.factories import Tenant, build_tenant, make_user
+from tests.factories import Tenant, build_sibling_employer, build_tenant, make_user
 
 pytestmark = pytest.mark.django_db
 
 
-# Two tenants in different regions (London; North West).
+# Two tenants in different regions (London; North West), and a second employer inside the
+# first tenant's area.
 HOME, AWAY = ("E09000033", "Westminster"), ("E08000003", "Manchester")
+SIBLING = ("E09000033", "Westminster employer 2")
 
 # URL kwargs that are not object ids, with the value the walk fills in and why it may.
 NOT_OBJECT_IDS = {
@@ -149,17 +151,26 @@ class World:
     administrator: Client = None
     anonymous: Client = None
 
-    def other(self, tenant: str) -> str:
-        return next(name for name in self.tenants if name != tenant)
+    def checks(self):
+        """(who asks, whose objects, which roles): each tenant against the other, and each
+        employer's users against the other employer's in the same area."""
+        home, away, sibling = HOME[1], AWAY[1], SIBLING[1]
+        return [
+            (home, away, TENANT_ROLES),
+            (away, home, TENANT_ROLES),
+            (home, sibling, (Role.EMPLOYER,)),
+            (sibling, home, (Role.EMPLOYER,)),
+        ]
 
 
 def build_world() -> World:
     scoped = scoped_models()
     spread_primary_keys(scoped)
     tenants, owned = {}, {}
-    for gss_code, label in (HOME, AWAY):
+    for gss_code, label in (HOME, AWAY, SIBLING):
         before = {model: pks(model) for model in scoped}
-        tenants[label] = build_tenant(gss_code, label)
+        builder = build_sibling_employer if (gss_code, label) == SIBLING else build_tenant
+        tenants[label] = builder(gss_code, label)
         owned[label] = {
             model: list(model._base_manager.filter(pk__in=pks(model) - before[model]))
             for model in scoped
@@ -303,16 +314,16 @@ def test_another_tenants_object_is_not_found(route):
             pytrace=False,
         )
     failures = []
-    for tenant in world.tenants:
-        foreign = world.owned[world.other(tenant)]
+    served = set().union(*mapped.values())
+    for tenant, owner, roles in world.checks():
+        foreign = world.owned[owner]
         own = world.owned[tenant]
-        served = set().union(*mapped.values())
         for signature in mapped:
             for objects in foreign_fillings(route, signature, own, foreign):
                 url = url_for(route, objects)
                 for method in route.methods:
                     allowed = {403, 404} | (set() if method in served else {405})
-                    for role in TENANT_ROLES:
+                    for role in roles:
                         response = request(world.clients[tenant, role], method, url)
                         if response.status_code not in allowed:
                             failures.append(
