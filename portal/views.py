@@ -35,7 +35,12 @@ def no_role(request):
 def home(request):
     """Anonymous visitors see the start page; signed-in users go to their first page."""
     if not request.user.is_authenticated:
-        return render(request, "portal/start.html")
+        # A new care employer goes from creating an account straight on to registering.
+        return render(
+            request,
+            "portal/start.html",
+            {"employer_registration_url": _url_or_none("employers:register")},
+        )
     if not request.user.role and not request.user.is_superuser:
         return no_role(request)
     items = navigation_for(request.user, request.path)

@@ -214,3 +214,9 @@ def test_simultaneous_registrations_of_one_location_create_one_employer(postgres
     ]
     assert Employer.objects.filter(cqc_location_id="1-555555555").count() == 1
     assert EmployerMembership.objects.count() == 1
+
+
+def test_start_page_sends_new_employers_on_to_registration_after_sign_up(client):
+    response = client.get(reverse("home"))
+    signup = reverse("account_signup")
+    assert f'href="{signup}?next=/employers/register/"'.encode() in response.content
