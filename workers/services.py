@@ -188,19 +188,35 @@ def _assess_chunk(queryset, assessor: Assessor, version: int, after_id: int, lim
     An employment whose outcome, reasons, rule version and details are unchanged gets no new
     row, so running twice writes nothing the second time.
     """
-    rows = list(
+    # Three plain queries rather than one join: the first walks the primary key, the others
+    # are key lookups, so the plans stay good even on statistics an import has made stale.
+    found = list(
         queryset.filter(pk__gt=after_id)
         .order_by("pk")
         .values_list(
-            *_FACT_COLUMNS,
-            "current_decision__outcome",
-            "current_decision__reasons",
-            "current_decision__rule_set_version",
-            "current_decision__snapshot",
+            "pk",
+            "job_role",
+            "work_setting",
+            "employment_type",
+            "direct_contact",
+            "employer_id",
+            "staff_reference",
+            "status",
+            "current_decision_id",
         )[:limit]
     )
-    if not rows:
+    if not found:
         return after_id, 0, 0
+    employers = Employment._meta.get_field("employer").related_model.objects
+    status = dict(employers.filter(pk__in={row[5] for row in found}).values_list("pk", "status"))
+    current = {
+        pk: values
+        for pk, *values in EligibilityDecision.objects.filter(
+            pk__in=[row[8] for row in found if row[8]]
+        ).values_list("pk", "outcome", "reasons", "rule_set_version", "snapshot")
+    }
+    none = (None, None, None, None)
+    rows = [(*row[:5], status[row[5]], row[6], row[7], *current.get(row[8], none)) for row in found]
     now = timezone.now()
     batch = uuid.uuid4()
     decisions = []
