@@ -48,6 +48,7 @@ WORKER_ID_CHUNK = 10_000
 # The temporary tables of one routing run, and the authority key of a worker with no employer.
 _WORKERS, _POLICIES, _CHOICES = "routing_worker", "routing_policy_key", "routing_choice"
 NO_AUTHORITY = 0
+ROUTING_WORK_MEM = "256MB"
 
 KIND_LABELS = {kind: label.lower() for kind, label in VaccinationSite.Kind.choices}
 
@@ -313,6 +314,10 @@ def route_workers(
         worker_ids=worker_ids, local_authority_id=local_authority_id, all_workers=all_workers
     )
     with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # Sorting 1.5 million workers for DISTINCT ON and hashing them for the joins
+            # spills to disk with the default 4 MB; LOCAL lasts until this transaction ends.
+            cursor.execute(f"SET LOCAL work_mem = '{ROUTING_WORK_MEM}'")
         # 1. Who is being routed: (worker, authority, district), in the database.
         cursor.execute(
             f"CREATE TEMPORARY TABLE {_WORKERS} "
