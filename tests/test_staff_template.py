@@ -254,3 +254,11 @@ def test_signed_out_visitors_are_sent_to_sign_in(client, db):
         response = client.get(reverse(f"employers:{name}"))
         assert response.status_code == 302
         assert "/accounts/login/" in response["Location"]
+
+
+def test_employer_page_links_to_both_templates(client, make_user):
+    employer = EmployerFactory()
+    client.force_login(make_user(Role.EMPLOYER, employer=employer))
+    page = client.get(reverse("employers:detail", args=[employer.pk])).content.decode()
+    assert f'href="{reverse("employers:template_xlsx")}"' in page
+    assert f'href="{reverse("employers:template_csv")}"' in page
