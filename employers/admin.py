@@ -5,9 +5,12 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.template.response import TemplateResponse
+from import_export.admin import ImportMixin
+from import_export.forms import ConfirmImportForm, ImportForm
 
 from employers import services
-from employers.models import Employer, EmployerMembership
+from employers.models import Employer, EmployerMembership, StaffUpload
+from employers.resources import StaffResource
 
 
 class MembershipInline(admin.TabularInline):
@@ -76,3 +79,45 @@ class EmployerAdmin(admin.ModelAdmin):
                 "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
             },
         )
+
+
+class StaffImportForm(ImportForm):
+    """The admin's import form, with the employer and mode a staff list needs."""
+
+    employer = forms.ModelChoiceField(queryset=Employer.objects.all())
+    mode = forms.ChoiceField(choices=StaffUpload.Mode.choices, initial=StaffUpload.Mode.ADD)
+
+
+class StaffConfirmImportForm(ConfirmImportForm):
+    employer = forms.ModelChoiceField(queryset=Employer.objects.all(), widget=forms.HiddenInput)
+    mode = forms.ChoiceField(choices=StaffUpload.Mode.choices, widget=forms.HiddenInput)
+
+
+@admin.register(StaffUpload)
+class StaffUploadAdmin(ImportMixin, admin.ModelAdmin):
+    """Staff list uploads; "Import" runs the same bulk service as the employer's upload page."""
+
+    resource_classes = [StaffResource]
+    import_form_class = StaffImportForm
+    confirm_form_class = StaffConfirmImportForm
+    list_display = ["original_filename", "employer", "status", "uploaded_at", "error_count"]
+    list_filter = ["status", "mode"]
+    search_fields = ["original_filename", "employer__name", "file_hash"]
+    raw_id_fields = ["employer"]
+    readonly_fields = [field.name for field in StaffUpload._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def get_import_resource_kwargs(self, request, **kwargs):
+        form = kwargs.get("form")
+        if form is not None and form.is_bound and form.is_valid():
+            return {"employer": form.cleaned_data["employer"], "mode": form.cleaned_data["mode"]}
+        return {}
+
+    def get_confirm_form_initial(self, request, import_form):
+        initial = super().get_confirm_form_initial(request, import_form)
+        if import_form is not None:
+            initial["employer"] = import_form.cleaned_data["employer"].pk
+            initial["mode"] = import_form.cleaned_data["mode"]
+        return initial

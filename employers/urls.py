@@ -1,6 +1,6 @@
 from django.urls import path
 
-from employers import template_views, views
+from employers import template_views, upload_views, views
 
 app_name = "employers"
 urlpatterns = [
@@ -14,4 +14,10 @@ urlpatterns = [
     path("<int:pk>/staff/", views.staff_list, name="staff"),
     path("staff/<int:pk>/", views.employment_detail, name="employment"),
     path("staff/<int:pk>/left/", views.employment_left, name="employment_left"),
+    path("<int:employer_pk>/uploads/", upload_views.upload_list, name="upload_list"),
+    path("<int:employer_pk>/uploads/new/", upload_views.upload_new, name="upload_new"),
+    path("uploads/<int:pk>/", upload_views.upload_detail, name="upload_detail"),
+    path("uploads/<int:pk>/progress/", upload_views.upload_progress, name="upload_progress"),
+    path("uploads/<int:pk>/errors.csv", upload_views.upload_errors_csv, name="upload_errors_csv"),
+    path("uploads/<int:pk>/confirm/", upload_views.upload_confirm, name="upload_confirm"),
 ]

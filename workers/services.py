@@ -13,6 +13,7 @@ import secrets
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 
 from django.core.exceptions import PermissionDenied
 from django.db import connection, transaction
@@ -20,6 +21,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from portal import audit
+from portal.bulk import insert_rows, update_rows
 from portal.roles import Role, is_administrator
 from workers import notifications
 from workers.models import (
@@ -28,6 +30,7 @@ from workers.models import (
     InformationRequest,
     Reassessment,
     RuleSet,
+    Worker,
     employment_scope,
 )
 from workers.rules import Assessor, Facts, RuleError, compile_rules
@@ -831,3 +834,71 @@ def verify_code(*, raw_code: str, request=None) -> Verification:
         name=f"{worker.first_name} {worker.last_name[:1]}.",
         employer=decision.employment.employer.name,
     )
+
+
+# --- Staff list imports ------------------------------------------------------------------
+
+
+@dataclass
+class StaffBatch:
+    """One batch of changes; each dict holds model field values (ids where they exist)."""
+
+    new_workers: list[dict] = dataclass_field(default_factory=list)
+    worker_changes: list[dict] = dataclass_field(default_factory=list)
+    # New employments name their worker by ``worker_id``, or by ``new_worker`` (an index
+    # into ``new_workers``) when the worker is created in this batch.
+    new_employments: list[dict] = dataclass_field(default_factory=list)
+    employment_changes: list[dict] = dataclass_field(default_factory=list)
+
+
+WORKER_WRITE_FIELDS = [
+    "first_name",
+    "last_name",
+    "date_of_birth",
+    "nhs_number",
+    "home_postcode",
+    "ethnicity",
+    "match_key",
+]
+EMPLOYMENT_WRITE_FIELDS = [
+    "staff_reference",
+    "email",
+    "mobile",
+    "job_role",
+    "work_setting",
+    "employment_type",
+    "direct_contact",
+    "status",
+    "left_at",
+]
+
+
+def save_staff_batch(
+    *, employer_id: int, batch: StaffBatch, now: datetime.datetime
+) -> tuple[list[int], list[int]]:
+    """Store a batch; returns the ids of the new employments and of the changed ones.
+
+    The caller owns the transaction (a staff list import is all or nothing).
+    """
+    worker_ids = insert_rows(
+        Worker,
+        WORKER_WRITE_FIELDS + ["created_at", "updated_at"],
+        [{**values, "created_at": now, "updated_at": now} for values in batch.new_workers],
+    )
+    employments = []
+    for values in batch.new_employments:
+        values = dict(values)
+        index = values.pop("new_worker", None)
+        if index is not None:
+            values["worker_id"] = worker_ids[index]
+        values.update(employer_id=employer_id, status=Employment.Status.ACTIVE, left_at=None)
+        values.update(created_at=now, updated_at=now)
+        employments.append(values)
+    employment_ids = insert_rows(
+        Employment,
+        ["worker_id", "employer_id", *EMPLOYMENT_WRITE_FIELDS, "created_at", "updated_at"],
+        employments,
+    )
+    update_rows(Worker, WORKER_WRITE_FIELDS, batch.worker_changes, now)
+    update_rows(Employment, EMPLOYMENT_WRITE_FIELDS, batch.employment_changes, now)
+    return employment_ids, [values["id"] for values in batch.employment_changes]

@@ -1,0 +1,361 @@
+"""``bench import``: the staff list import against a national-size table of workers.
+
+Builds (once, with COPY) a million existing workers employed by a marked benchmark employer,
+writes a staff list of ``--rows`` rows (some people already known, some without an NHS
+number), checks and imports it, and compares the speed with django-import-export's default
+``ModelResource`` import of the same kind of rows into the same tables."""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import io
+import os
+import random
+import threading
+import time
+from contextlib import contextmanager
+from unittest import mock
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+EXISTING_EMPLOYER = "Carevax benchmark: existing staff"
+RUN_EMPLOYER = "Carevax benchmark: import run"
+FIRST_NAMES = [
+    "Amara", "Ben", "Chloe", "Dev", "Ella", "Femi", "Grace", "Hassan", "Isla", "Jack",
+    "Kavya", "Liam", "Maya", "Noah", "Olivia", "Priya", "Quinn", "Ruth", "Sam", "Tomasz",
+]  # fmt: skip
+LAST_NAMES = [
+    "Okafor", "Smith", "Jones", "Patel", "Khan", "Williams", "Brown", "Taylor", "Nowak",
+    "Davies", "Evans", "Wilson", "Thomas", "Roberts", "Johnson", "Lewis", "Walker", "Wright",
+]  # fmt: skip
+HEADER = [
+    "First name", "Last name", "Date of birth", "NHS number", "Home postcode", "Email",
+    "Mobile", "Job role", "Work setting", "Employment type",
+    "Direct contact with clinically vulnerable people", "Staff reference", "Ethnicity",
+]  # fmt: skip
+JOB_ROLES = ["Care worker", "Senior care worker", "Support worker", "Registered nurse"]
+SETTINGS = ["Care home for older adults", "Domiciliary care", "Supported living", "Nursing home"]
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--rows", type=int, default=50_000, help="Rows in the staff list.")
+    parser.add_argument(
+        "--existing", type=int, default=1_000_000, help="Workers stored before the import."
+    )
+    parser.add_argument(
+        "--baseline-rows", type=int, default=2_000, help="Rows for the ModelResource baseline."
+    )
+    parser.add_argument("--seed", type=int, default=2021)
+
+
+def nhs_number(serial: int) -> str | None:
+    """A valid NHS number made from ``serial`` (None where no check digit exists)."""
+    body = f"{serial:09d}"
+    total = sum(int(digit) * weight for digit, weight in zip(body, range(10, 1, -1), strict=True))
+    check = 11 - total % 11
+    if check == 10:
+        return None
+    return body + str(0 if check == 11 else check)
+
+
+def _outward_codes() -> list[str]:
+    from portal.postcodes import DATA, is_valid_postcode
+
+    with open(DATA, newline="") as handle:
+        return [
+            row["outcode"]
+            for row in csv.DictReader(handle)
+            if row["country"] == "England" and is_valid_postcode(f"{row['outcode']} 1AB")
+        ]
+
+
+def _person(rng: random.Random, serial: int, outcodes: list[str]) -> dict:
+    return {
+        "first_name": rng.choice(FIRST_NAMES),
+        "last_name": f"{rng.choice(LAST_NAMES)}{serial}",
+        "date_of_birth": datetime.date(1960, 1, 1) + datetime.timedelta(days=rng.randrange(14000)),
+        "nhs_number": nhs_number(serial),
+        "home_postcode": f"{rng.choice(outcodes)} {rng.randrange(10)}AB",
+    }
+
+
+@contextmanager
+def _peak_rss():
+    """Sample this process's resident memory every 20 ms; yields a dict given the peak (MB)."""
+    figures = {"peak_mb": 0.0}
+    stop = threading.Event()
+
+    def rss_mb() -> float:
+        with open(f"/proc/{os.getpid()}/statm") as handle:
+            return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+    def sample():
+        while not stop.is_set():
+            figures["peak_mb"] = max(figures["peak_mb"], rss_mb())
+            stop.wait(0.02)
+
+    thread = threading.Thread(target=sample, daemon=True)
+    figures["peak_mb"] = rss_mb()
+    thread.start()
+    try:
+        yield figures
+    finally:
+        stop.set()
+        thread.join()
+
+
+@contextmanager
+def _count_queries():
+    counted = {"queries": 0}
+
+    def count(execute, sql, params, many, context):
+        counted["queries"] += 1
+        return execute(sql, params, many, context)
+
+    from portal import bulk
+
+    real_copy = bulk._copy_into
+
+    def counted_copy(*args, **kwargs):
+        counted["queries"] += 1
+        return real_copy(*args, **kwargs)
+
+    with connection.execute_wrapper(count), mock.patch.object(bulk, "_copy_into", counted_copy):
+        yield counted
+
+
+def ensure_existing_workers(count: int, stdout, seed: int) -> object:
+    """The marked employer whose staff are the stored workers; built with COPY if short."""
+    from employers.models import Employer
+    from portal.models import LocalAuthority
+    from workers.models import Employment
+    from workers.services import StaffBatch, save_staff_batch
+
+    employer, _ = Employer.objects.get_or_create(
+        name=EXISTING_EMPLOYER,
+        defaults={
+            "kind": Employer.Kind.NON_REGISTERED,
+            "postcode": "SW1A 1AA",
+            "local_authority": LocalAuthority.objects.get(gss_code="E09000033"),
+            "status": Employer.Status.APPROVED,
+        },
+    )
+    have = Employment.objects.filter(employer=employer).count()
+    if have >= count:
+        stdout.write(f"{have} existing workers already stored.")
+        return employer
+    stdout.write(f"Storing {count - have} more existing workers with COPY...")
+    rng = random.Random(seed + have)
+    outcodes = _outward_codes()
+    started = time.perf_counter()
+    now = timezone.now()
+    chunk = 50_000
+    serial = 400_000_000 + have
+    from workers.validation import match_key
+
+    while have < count:
+        batch = StaffBatch()
+        while len(batch.new_workers) < min(chunk, count - have):
+            person = _person(rng, serial, outcodes)
+            serial += 1
+            person["ethnicity"] = "Z"
+            person["match_key"] = match_key(
+                person["first_name"],
+                person["last_name"],
+                person["date_of_birth"],
+                person["home_postcode"],
+            )
+            batch.new_employments.append(
+                {
+                    "new_worker": len(batch.new_workers),
+                    "staff_reference": f"EX{serial}",
+                    "email": f"existing{serial}@example.org",
+                    "mobile": "",
+                    "job_role": "care_worker",
+                    "work_setting": "care_home_older_adults",
+                    "employment_type": "employed",
+                    "direct_contact": True,
+                }
+            )
+            batch.new_workers.append(person)
+        with transaction.atomic():
+            save_staff_batch(employer_id=employer.pk, batch=batch, now=now)
+        have += len(batch.new_workers)
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE workers_worker")
+            cursor.execute("ANALYZE workers_employment")
+    stdout.write(f"Stored in {time.perf_counter() - started:.1f} s.")
+    return employer
+
+
+def staff_list(rows: int, existing_employer, run_number: int, seed: int) -> bytes:
+    """A CSV staff list: 20% people already stored, 10% without an NHS number."""
+    from workers.models import Worker
+
+    rng = random.Random(seed + run_number)
+    outcodes = _outward_codes()
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(HEADER)
+    known = list(
+        Worker.objects.filter(employments__employer=existing_employer)
+        .order_by("id")
+        .values(*["first_name", "last_name", "date_of_birth", "nhs_number", "home_postcode"])[
+            : rows // 5
+        ]
+    )
+    new_serial = 600_000_000 + run_number * rows * 2
+    for index in range(rows):
+        if index % 5 == 0 and known:
+            person = known.pop()
+        else:
+            person = _person(rng, new_serial, outcodes)
+            new_serial += 1
+        number = person["nhs_number"] if index % 10 != 3 else None
+        writer.writerow(
+            [
+                person["first_name"],
+                person["last_name"],
+                person["date_of_birth"].strftime("%d/%m/%Y"),
+                number or "",
+                person["home_postcode"],
+                f"staff{run_number}.{index}@example.org",
+                f"07700 900{index % 1000:03d}" if index % 2 else "",
+                rng.choice(JOB_ROLES),
+                rng.choice(SETTINGS),
+                "",
+                "Yes",
+                f"R{run_number}-{index}",
+                rng.choice(["A", "British", "N", ""]),
+            ]
+        )
+    return buffer.getvalue().encode()
+
+
+def baseline(rows: int, employer, seed: int) -> float:
+    """Rows/s of django-import-export's default ModelResource import into the same tables."""
+    import tablib
+    from import_export import fields, resources, widgets
+
+    from employers.models import Employer
+    from workers.models import Employment, Worker
+    from workers.validation import match_key
+
+    class WorkerResource(resources.ModelResource):
+        class Meta:
+            model = Worker
+            fields = ["id", "first_name", "last_name", "date_of_birth", "nhs_number"]
+            fields += ["home_postcode", "ethnicity", "match_key"]
+
+    class EmploymentResource(resources.ModelResource):
+        worker = fields.Field("worker", "worker", widgets.ForeignKeyWidget(Worker, "nhs_number"))
+        employer = fields.Field("employer", "employer", widgets.ForeignKeyWidget(Employer))
+
+        class Meta:
+            model = Employment
+            fields = ["id", "worker", "employer", "staff_reference", "email", "job_role"]
+            fields += ["work_setting", "employment_type", "direct_contact"]
+
+    rng = random.Random(seed)
+    outcodes = _outward_codes()
+    people = [_person(rng, 800_000_000 + serial, outcodes) for serial in range(rows * 2)]
+    people = [person for person in people if person["nhs_number"]][:rows]
+    workers = tablib.Dataset(headers=WorkerResource.Meta.fields)
+    employments = tablib.Dataset(headers=EmploymentResource.Meta.fields)
+    for index, person in enumerate(people):
+        key = match_key(
+            person["first_name"],
+            person["last_name"],
+            person["date_of_birth"],
+            person["home_postcode"],
+        )
+        workers.append(
+            [None, person["first_name"], person["last_name"], person["date_of_birth"]]
+            + [person["nhs_number"], person["home_postcode"], "Z", key]
+        )
+        employments.append(
+            [None, person["nhs_number"], employer.pk, f"B{index}", f"b{index}@example.org"]
+            + ["care_worker", "care_home_older_adults", "employed", True]
+        )
+    started = time.perf_counter()
+    with transaction.atomic():
+        worker_result = WorkerResource().import_data(workers, dry_run=False)
+        employment_result = EmploymentResource().import_data(employments, dry_run=False)
+        elapsed = time.perf_counter() - started
+        if worker_result.has_errors() or employment_result.has_errors():
+            raise RuntimeError("The baseline import failed")
+        # The baseline only measures speed; its rows are not kept.
+        transaction.set_rollback(True)
+    return len(people) / elapsed
+
+
+def run(options: dict, stdout) -> dict:
+    """Check and import a staff list against a national-size worker table."""
+    from employers.imports import commit_staff_upload, create_upload, validate_upload
+    from employers.models import Employer, StaffUpload
+    from portal.models import LocalAuthority
+    from workers.models import Employment, Worker
+
+    rows, existing, seed = options["rows"], options["existing"], options["seed"]
+    existing_employer = ensure_existing_workers(existing, stdout, seed)
+    run_number = Employer.objects.filter(name__startswith=RUN_EMPLOYER).count() + 1
+    employer = Employer.objects.create(
+        name=f"{RUN_EMPLOYER} {run_number}",
+        kind=Employer.Kind.NON_REGISTERED,
+        postcode="SW1A 1AA",
+        local_authority=LocalAuthority.objects.get(gss_code="E09000033"),
+        status=Employer.Status.APPROVED,
+    )
+    content = staff_list(rows, existing_employer, run_number, seed)
+    stdout.write(f"Staff list of {rows} rows, {len(content) / 2**20:.1f} MB.")
+    highest_worker = Worker.objects.order_by("-id").values_list("id", flat=True).first() or 0
+
+    with _peak_rss() as memory, _count_queries() as counted:
+        started = time.perf_counter()
+        upload = create_upload(
+            user=None,
+            employer=employer,
+            content=content,
+            filename="bench.csv",
+            mode=StaffUpload.Mode.ADD,
+            enqueue=False,
+        )
+        upload = validate_upload(upload.pk)
+        checked = time.perf_counter()
+        validate_queries = counted["queries"]
+        upload = commit_staff_upload(user=None, upload=upload)
+        finished = time.perf_counter()
+    if upload.status != StaffUpload.Status.IMPORTED or upload.error_count:
+        raise RuntimeError(
+            f"The benchmark upload did not import: {upload.error_count} rows with errors, "
+            f"{upload.failure_reason}"
+        )
+    stored = Employment.objects.filter(employer=employer).count()
+    stdout.write(
+        f"Imported {stored} employments: {upload.new_count} new "
+        f"({Worker.objects.filter(id__gt=highest_worker).count()} new workers)."
+    )
+    baseline_rows_per_s = baseline(options["baseline_rows"], existing_employer, seed)
+    end_to_end = rows / (finished - started)
+    return {
+        "rows": rows,
+        "existing_workers": Employment.objects.filter(employer=existing_employer).count(),
+        "validate_seconds": round(checked - started, 3),
+        "commit_seconds": round(finished - checked, 3),
+        "validate_rows_per_s": round(rows / (checked - started), 1),
+        "commit_rows_per_s": round(rows / (finished - checked), 1),
+        "end_to_end_rows_per_s": round(end_to_end, 1),
+        "peak_memory_mb": round(memory["peak_mb"], 1),
+        "queries": counted["queries"],
+        "validate_queries": validate_queries,
+        "baseline_rows": options["baseline_rows"],
+        "baseline_rows_per_s": round(baseline_rows_per_s, 1),
+        "ratio": round(end_to_end / baseline_rows_per_s, 1),
+        "database": connection.vendor,
+    }
+
+
+BENCHMARKS = {"import": (add_arguments, run)}

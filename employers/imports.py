@@ -1,0 +1,800 @@
+"""The staff list import service: check every row of an upload in batches, preview what an
+import would do, and import a clean upload atomically. Every query works on a batch of rows,
+so the number of queries grows with batches, never with rows (docs/decisions/0003)."""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import logging
+import zlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from itertools import islice
+
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from employers.models import (
+    Employer,
+    StaffUpload,
+    StaffUploadBatch,
+    StaffUploadChange,
+    StaffUploadError,
+    StaffUploadFile,
+)
+from employers.resources import ReferenceValueWidget, StaffResource
+from employers.staff_files import UnreadableFile, cell_text, open_staff_file, sheet_from_table
+from portal import audit
+from workers.models import Employment, Worker
+from workers.services import (
+    EMPLOYMENT_WRITE_FIELDS,
+    WORKER_WRITE_FIELDS,
+    StaffBatch,
+    save_staff_batch,
+)
+from workers.staff_columns import COLUMNS_BY_KEY, REQUIRED_ONE_OF
+from workers.validation import match_key
+
+logger = logging.getLogger(__name__)
+
+BATCH_SIZE = 2000
+# Serialises imports that may create workers, so two employers importing the same new person
+# at once cannot both create them (PostgreSQL advisory lock key: "CVXW").
+WORKER_IDENTITY_LOCK = 0x43565857
+
+WORKER_FIELDS = WORKER_WRITE_FIELDS
+# What a staff list row gives an employment (status and left date are the import's to set).
+EMPLOYMENT_FIELDS = [name for name in EMPLOYMENT_WRITE_FIELDS if name not in ("status", "left_at")]
+ROW_FIELDS = [*WORKER_FIELDS, *EMPLOYMENT_FIELDS]
+MEMO_COLUMNS = [
+    "date_of_birth",
+    "home_postcode",
+    "job_role",
+    "work_setting",
+    "employment_type",
+    "direct_contact",
+    "ethnicity",
+]
+
+IDENTITY_MESSAGE = (
+    "These details do not match the details already held for this person. Check the NHS "
+    "number, names and date of birth are right. If they are, ask your local authority lead "
+    "to correct the record"
+)
+CHANGED_SINCE_CHECK = (
+    "Some of the people in your file were changed by another upload after we checked it. "
+    "Upload the file again to check it against the latest records."
+)
+
+
+class UploadNotReady(Exception):
+    """The upload cannot be imported (it has errors, or is not checked yet)."""
+
+
+@dataclass(slots=True)
+class StaffRow:
+    """One checked row: the values in their stored form."""
+
+    row_number: int
+    first_name: str
+    last_name: str
+    date_of_birth: datetime.date
+    nhs_number: str | None
+    home_postcode: str
+    ethnicity: str
+    match_key: str
+    staff_reference: str
+    email: str
+    mobile: str
+    job_role: str
+    work_setting: str
+    employment_type: str
+    direct_contact: bool
+
+    def to_json(self) -> list:
+        values = [self.row_number] + [getattr(self, name) for name in ROW_FIELDS]
+        values[3] = self.date_of_birth.isoformat()
+        return values
+
+    @classmethod
+    def from_json(cls, values: list) -> StaffRow:
+        row = cls(*values)
+        row.date_of_birth = datetime.date.fromisoformat(values[3])
+        return row
+
+    def worker_values(self) -> dict:
+        return {name: getattr(self, name) for name in WORKER_FIELDS}
+
+    def employment_values(self) -> dict:
+        return {name: getattr(self, name) for name in EMPLOYMENT_FIELDS}
+
+
+@dataclass(slots=True)
+class Problem:
+    row_number: int
+    column: str
+    value: str
+    message: str
+
+    def as_error(self, upload_id: int) -> StaffUploadError:
+        return StaffUploadError(
+            upload_id=upload_id,
+            row_number=self.row_number,
+            column=self.column[:80],
+            value=self.value[:255],
+            message=self.message[:500],
+        )
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What importing one row does: a new or existing worker, a new or changed employment."""
+
+    row: StaffRow
+    action: str  # "new", "updated" or "unchanged"
+    worker_id: int | None = None
+    employment_id: int | None = None
+    employment_was_active: bool = False
+    # The worker's new identity values, when this employer alone may correct them.
+    worker_changes: dict = field(default_factory=dict)
+
+
+@dataclass
+class Tally:
+    rows: int = 0
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    error_rows: int = 0
+    matched_active: int = 0
+    employment_ids: set = field(default_factory=set)
+
+
+class RowChecker:
+    """Checks each row's cells with the StaffResource field widgets."""
+
+    def __init__(self, resource: StaffResource | None = None):
+        resource = resource or StaffResource()
+        self.fields = []
+        for name, resource_field in resource.fields.items():
+            column = COLUMNS_BY_KEY[name]
+            blank = None
+            if isinstance(resource_field.widget, ReferenceValueWidget):
+                blank = resource_field.widget.blank()
+            self.fields.append((name, column.header, column.required, resource_field.widget, blank))
+        # Columns whose values repeat down a list are checked once per distinct value.
+        self.memos: dict[str, dict] = {name: {} for name in MEMO_COLUMNS}
+
+    def check(self, row_number: int, values: dict) -> tuple[StaffRow | None, list[Problem]]:
+        clean: dict = {}
+        problems: list[Problem] = []
+        for name, header, required, widget, blank in self.fields:
+            raw = values.get(name)
+            if raw is None:
+                if required:
+                    problems.append(Problem(row_number, header, "", f"Enter the {header.lower()}"))
+                clean[name] = blank if blank is not None else ""
+                continue
+            memo = self.memos.get(name)
+            if memo is None:
+                try:
+                    clean[name] = widget.clean(raw)
+                except ValueError as exc:
+                    problems.append(Problem(row_number, header, cell_text(raw), str(exc)))
+                continue
+            known = memo.get(raw)
+            if known is None:
+                try:
+                    known = memo[raw] = (True, widget.clean(raw))
+                except ValueError as exc:
+                    known = memo[raw] = (False, str(exc))
+            if known[0]:
+                clean[name] = known[1]
+            else:
+                problems.append(Problem(row_number, header, cell_text(raw), known[1]))
+        for group in REQUIRED_ONE_OF:
+            if not any(values.get(name) is not None for name in group):
+                headers = " or ".join(COLUMNS_BY_KEY[name].header.lower() for name in group)
+                problems.append(
+                    Problem(
+                        row_number,
+                        COLUMNS_BY_KEY[group[0]].header,
+                        "",
+                        f"Enter an {headers}, so we can send the invitation",
+                    )
+                )
+        if problems:
+            return None, problems
+        row = StaffRow(
+            row_number=row_number,
+            first_name=clean["first_name"],
+            last_name=clean["last_name"],
+            date_of_birth=clean["date_of_birth"],
+            nhs_number=clean["nhs_number"] or None,
+            home_postcode=clean["home_postcode"],
+            ethnicity=clean["ethnicity"] or "",
+            match_key=match_key(
+                clean["first_name"],
+                clean["last_name"],
+                clean["date_of_birth"],
+                clean["home_postcode"],
+            ),
+            staff_reference=clean["staff_reference"],
+            email=clean["email"],
+            mobile=clean["mobile"],
+            job_role=clean["job_role"],
+            work_setting=clean["work_setting"],
+            employment_type=clean["employment_type"] or Employment.EmploymentType.EMPLOYED,
+            direct_contact=bool(clean["direct_contact"]),
+        )
+        return row, []
+
+
+class FileDuplicates:
+    """Remembers who is in the file so far, to refuse the same person twice."""
+
+    def __init__(self):
+        self.nhs: dict[str, int] = {}
+        self.references: dict[str, int] = {}
+        self.keys: dict[str, int] = {}
+        self.workers: dict[int, int] = {}
+
+    def check(self, row: StaffRow) -> list[Problem]:
+        problems = []
+        if row.nhs_number:
+            first = self.nhs.setdefault(row.nhs_number, row.row_number)
+            if first != row.row_number:
+                problems.append(
+                    Problem(
+                        row.row_number,
+                        "NHS number",
+                        row.nhs_number,
+                        f"Row {first} has the same NHS number. Put each person in the file once: "
+                        "remove the repeated row or correct the NHS number",
+                    )
+                )
+        if row.staff_reference:
+            reference = row.staff_reference.casefold()
+            first = self.references.setdefault(reference, row.row_number)
+            if first != row.row_number:
+                problems.append(
+                    Problem(
+                        row.row_number,
+                        "Staff reference",
+                        row.staff_reference,
+                        f"Row {first} has the same staff reference. Give each person their own "
+                        "reference, or remove the repeated row",
+                    )
+                )
+        first = self.keys.setdefault(row.match_key, row.row_number)
+        if first != row.row_number:
+            problems.append(
+                Problem(
+                    row.row_number,
+                    "First name",
+                    f"{row.first_name} {row.last_name}",
+                    f"Row {first} has the same name, date of birth and home postcode. Put each "
+                    "person in the file once: remove the repeated row",
+                )
+            )
+        return problems
+
+    def check_worker(self, row: StaffRow, worker_id: int) -> Problem | None:
+        first = self.workers.setdefault(worker_id, row.row_number)
+        if first == row.row_number:
+            return None
+        return Problem(
+            row.row_number,
+            "First name",
+            f"{row.first_name} {row.last_name}",
+            f"This is the same person as row {first}. Put each person in the file once: "
+            "remove the repeated row",
+        )
+
+
+def batched(iterable: Iterable, size: int) -> Iterator[list]:
+    iterator = iter(iterable)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+_WORKER_COLUMNS = ["id", *WORKER_FIELDS]
+_EMPLOYMENT_COLUMNS = ["id", "worker_id", "status", *EMPLOYMENT_FIELDS]
+
+
+def match_batch(
+    employer_id: int, rows: list[StaffRow], duplicates: FileDuplicates
+) -> tuple[list[Outcome], list[Problem]]:
+    """Find who each row is (NHS number, else staff reference, else name + date of birth +
+    postcode) and what importing it would change, with a fixed number of queries."""
+    workers: dict[int, dict] = {}
+    by_nhs: dict[str, int] = {}
+    nhs_numbers = {row.nhs_number for row in rows if row.nhs_number}
+    if nhs_numbers:
+        for values in Worker.objects.filter(nhs_number__in=nhs_numbers).values(*_WORKER_COLUMNS):
+            workers[values["id"]] = values
+            by_nhs[values["nhs_number"]] = values["id"]
+
+    resolved: dict[int, int] = {}
+    for row in rows:
+        if row.nhs_number in by_nhs:
+            resolved[row.row_number] = by_nhs[row.nhs_number]
+
+    references = {
+        row.staff_reference
+        for row in rows
+        if row.staff_reference and row.row_number not in resolved
+    }
+    by_reference: dict[str, int] = {}
+    if references:
+        for reference, worker_id in (
+            Employment.objects.filter(employer_id=employer_id, staff_reference__in=references)
+            .order_by("-id")
+            .values_list("staff_reference", "worker_id")
+        ):
+            by_reference[reference] = worker_id
+    for row in rows:
+        if row.row_number not in resolved and row.staff_reference in by_reference:
+            resolved[row.row_number] = by_reference[row.staff_reference]
+
+    keys = {row.match_key for row in rows if row.row_number not in resolved}
+    wanted_ids = set(resolved.values()) - set(workers)
+    by_key: dict[str, int] = {}
+    if keys or wanted_ids:
+        for values in (
+            Worker.objects.filter(Q(match_key__in=keys) | Q(id__in=wanted_ids))
+            .order_by("-id")
+            .values(*_WORKER_COLUMNS)
+        ):
+            workers[values["id"]] = values
+            if values["match_key"] in keys:
+                by_key[values["match_key"]] = values["id"]
+    for row in rows:
+        if row.row_number not in resolved and row.match_key in by_key:
+            resolved[row.row_number] = by_key[row.match_key]
+
+    matched_ids = set(resolved.values())
+    ours: dict[int, dict] = {}
+    shared: set[int] = set()
+    if matched_ids:
+        for values in Employment.objects.filter(
+            employer_id=employer_id, worker_id__in=matched_ids
+        ).values(*_EMPLOYMENT_COLUMNS):
+            ours[values["worker_id"]] = values
+        shared = set(
+            Employment.objects.filter(worker_id__in=matched_ids)
+            .exclude(employer_id=employer_id)
+            .values_list("worker_id", flat=True)
+            .distinct()
+        )
+
+    outcomes: list[Outcome] = []
+    problems: list[Problem] = []
+    for row in rows:
+        worker_id = resolved.get(row.row_number)
+        if worker_id is None:
+            outcomes.append(Outcome(row=row, action="new"))
+            continue
+        worker = workers[worker_id]
+        row_problems = []
+        duplicate = duplicates.check_worker(row, worker_id)
+        if duplicate:
+            row_problems.append(duplicate)
+        is_shared = worker_id in shared
+        if is_shared and worker["date_of_birth"] != row.date_of_birth:
+            row_problems.append(
+                Problem(
+                    row.row_number,
+                    "Date of birth",
+                    row.date_of_birth.strftime("%d/%m/%Y"),
+                    IDENTITY_MESSAGE,
+                )
+            )
+        if (
+            is_shared
+            and row.nhs_number
+            and worker["nhs_number"]
+            and row.nhs_number != worker["nhs_number"]
+        ):
+            row_problems.append(
+                Problem(row.row_number, "NHS number", row.nhs_number, IDENTITY_MESSAGE)
+            )
+        if row_problems:
+            problems.extend(row_problems)
+            continue
+        worker_changes = {}
+        if not is_shared:
+            # Only the employer who alone supplied a person may correct who they are.
+            wanted = row.worker_values()
+            if not row.nhs_number:
+                wanted["nhs_number"] = worker["nhs_number"]
+            if any(worker[name] != value for name, value in wanted.items()):
+                worker_changes = wanted
+        employment = ours.get(worker_id)
+        if employment is None:
+            outcomes.append(Outcome(row=row, action="new", worker_id=worker_id))
+            continue
+        was_active = employment["status"] == Employment.Status.ACTIVE
+        changed = not was_active or any(
+            employment[name] != value for name, value in row.employment_values().items()
+        )
+        outcomes.append(
+            Outcome(
+                row=row,
+                action="updated" if changed or worker_changes else "unchanged",
+                worker_id=worker_id,
+                employment_id=employment["id"],
+                employment_was_active=was_active,
+                worker_changes=worker_changes,
+            )
+        )
+    return outcomes, problems
+
+
+def check_rows(
+    *, upload: StaffUpload, rows: Iterable[tuple[int, dict]], stage: bool = True
+) -> Tally:
+    """Check ``rows`` in batches: store problems, stage clean rows, count the preview."""
+    checker = RowChecker()
+    duplicates = FileDuplicates()
+    tally = Tally()
+    employer_id = upload.employer_id
+    for number, raw_batch in enumerate(batched(rows, BATCH_SIZE)):
+        clean: list[StaffRow] = []
+        problems: list[Problem] = []
+        bad_rows: set[int] = set()
+        for row_number, values in raw_batch:
+            row, row_problems = checker.check(row_number, values)
+            if row is not None:
+                row_problems = duplicates.check(row)
+            if row_problems:
+                problems.extend(row_problems)
+                bad_rows.add(row_number)
+            else:
+                clean.append(row)
+        outcomes, match_problems = match_batch(employer_id, clean, duplicates)
+        problems.extend(match_problems)
+        bad_rows.update(problem.row_number for problem in match_problems)
+        problems.sort(key=lambda problem: problem.row_number)
+        if problems:
+            StaffUploadError.objects.bulk_create(
+                [problem.as_error(upload.pk) for problem in problems], batch_size=BATCH_SIZE
+            )
+        tally.rows += len(raw_batch)
+        tally.error_rows += len(bad_rows)
+        for outcome in outcomes:
+            setattr(tally, outcome.action, getattr(tally, outcome.action) + 1)
+            if outcome.employment_id is not None:
+                tally.employment_ids.add(outcome.employment_id)
+                tally.matched_active += outcome.employment_was_active
+        if stage and not tally.error_rows:
+            StaffUploadBatch.objects.create(
+                upload=upload,
+                number=number,
+                rows=zlib.compress(
+                    json.dumps([outcome.row.to_json() for outcome in outcomes]).encode(), 1
+                ),
+            )
+        StaffUpload.objects.filter(pk=upload.pk).update(
+            rows_done=tally.rows, total_rows=max(upload.total_rows, tally.rows)
+        )
+    return tally
+
+
+def _active_count(employer_id: int) -> int:
+    return Employment.objects.filter(
+        employer_id=employer_id, status=Employment.Status.ACTIVE
+    ).count()
+
+
+def create_upload(
+    *,
+    user,
+    employer: Employer,
+    content: bytes,
+    filename: str,
+    mode: str = StaffUpload.Mode.ADD,
+    enqueue: bool = True,
+) -> StaffUpload:
+    """Store an uploaded staff list and queue its check.
+
+    Raises UnreadableFile (nothing stored) if the file cannot be read as a staff list. The
+    same file uploaded again while an earlier copy is still open returns that upload.
+    """
+    sheet = open_staff_file(content, filename)
+    file_hash = hashlib.sha256(content).hexdigest()
+    open_statuses = [
+        StaffUpload.Status.VALIDATING,
+        StaffUpload.Status.READY,
+        StaffUpload.Status.IMPORTING,
+    ]
+    try:
+        with transaction.atomic():
+            upload = StaffUpload.objects.create(
+                employer=employer,
+                uploaded_by=user if user is not None and user.pk else None,
+                original_filename=(filename or "staff list")[:255],
+                file_hash=file_hash,
+                mode=mode,
+                total_rows=sheet.estimated_rows,
+                warnings=sheet.warnings,
+            )
+            StaffUploadFile.objects.create(upload=upload, content=content)
+            audit.record(
+                verb="staff_upload.created",
+                actor=user,
+                target=upload,
+                details={"employer_id": employer.pk, "file_hash": file_hash, "mode": mode},
+            )
+            if enqueue:
+                from employers.tasks import validate_staff_upload
+
+                upload_id = upload.pk
+                transaction.on_commit(lambda: validate_staff_upload.delay(upload_id))
+    except IntegrityError:
+        # The same file is already being checked or waiting for review: that one wins.
+        existing = StaffUpload.objects.filter(
+            employer=employer, file_hash=file_hash, status__in=open_statuses
+        ).first()
+        if existing is None:
+            raise
+        return existing
+    return upload
+
+
+def validate_upload(upload_id: int) -> StaffUpload:
+    """Check a stored upload (idempotent: an upload already checked is left as it is)."""
+    upload = StaffUpload.objects.select_related("employer").get(pk=upload_id)
+    if upload.status != StaffUpload.Status.VALIDATING:
+        return upload
+    content = (
+        StaffUploadFile.objects.filter(upload_id=upload_id)
+        .values_list("content", flat=True)
+        .first()
+    )
+    # A run that died part-way leaves partial results; start again from the first row.
+    StaffUploadError.objects.filter(upload_id=upload_id).delete()
+    StaffUploadBatch.objects.filter(upload_id=upload_id).delete()
+    if content is None:
+        return _fail(upload, "The uploaded file is no longer stored. Upload it again.")
+    try:
+        sheet = open_staff_file(bytes(content), upload.original_filename)
+        tally = check_rows(upload=upload, rows=sheet.rows())
+    except UnreadableFile as exc:
+        return _fail(upload, exc.message)
+    return _finish_check(upload, tally)
+
+
+def _finish_check(upload: StaffUpload, tally: Tally) -> StaffUpload:
+    upload.refresh_from_db()
+    upload.total_rows = upload.rows_done = tally.rows
+    upload.new_count = tally.new
+    upload.updated_count = tally.updated
+    upload.unchanged_count = tally.unchanged
+    upload.error_count = tally.error_rows
+    upload.left_count = 0
+    if upload.mode == StaffUpload.Mode.REPLACE:
+        upload.left_count = _active_count(upload.employer_id) - tally.matched_active
+    upload.status = StaffUpload.Status.READY
+    upload.validated_at = timezone.now()
+    upload.save()
+    if tally.error_rows:
+        # An upload with errors can never be imported: keep the errors, drop the people's data.
+        _discard_content(upload.pk)
+    return upload
+
+
+def _fail(upload: StaffUpload, reason: str) -> StaffUpload:
+    StaffUploadError.objects.filter(upload_id=upload.pk).delete()
+    _discard_content(upload.pk)
+    StaffUpload.objects.filter(pk=upload.pk).update(
+        status=StaffUpload.Status.FAILED, failure_reason=reason
+    )
+    upload.refresh_from_db()
+    return upload
+
+
+def _discard_content(upload_id: int) -> None:
+    StaffUploadBatch.objects.filter(upload_id=upload_id).delete()
+    StaffUploadFile.objects.filter(upload_id=upload_id).delete()
+
+
+def request_import(*, user, upload: StaffUpload) -> StaffUpload:
+    """Confirm a clean upload: mark it importing and queue the import, once however often."""
+    with transaction.atomic():
+        locked = StaffUpload.objects.select_for_update().get(pk=upload.pk)
+        if not locked.can_import:
+            return locked
+        locked.status = StaffUpload.Status.IMPORTING
+        locked.imported_by = user if user is not None and user.pk else None
+        locked.save(update_fields=["status", "imported_by"])
+        from employers.tasks import import_staff_upload
+
+        upload_id, user_id = locked.pk, getattr(user, "pk", None)
+        transaction.on_commit(lambda: import_staff_upload.delay(upload_id, user_id))
+    return locked
+
+
+def commit_staff_upload(*, user, upload: StaffUpload) -> StaffUpload:
+    """Import a clean, checked upload in one transaction: all of it or nothing.
+
+    Safe to call twice or at once from two places: the upload row is locked and an upload
+    already imported is returned as it is.
+    """
+    try:
+        with transaction.atomic():
+            locked = (
+                StaffUpload.objects.select_for_update().select_related("employer").get(pk=upload.pk)
+            )
+            if locked.status == StaffUpload.Status.IMPORTED:
+                return locked
+            if (
+                locked.status not in (StaffUpload.Status.READY, StaffUpload.Status.IMPORTING)
+                or locked.error_count
+            ):
+                raise UploadNotReady(
+                    "This upload cannot be imported: it has errors or has not been checked."
+                )
+            _lock_identities(locked.employer_id)
+            tally = _import_batches(locked)
+            now = timezone.now()
+            left = 0
+            if locked.mode == StaffUpload.Mode.REPLACE:
+                left = _mark_left(locked, tally.employment_ids, now)
+            locked.status = StaffUpload.Status.IMPORTED
+            locked.new_count = tally.new
+            locked.updated_count = tally.updated
+            locked.unchanged_count = tally.unchanged
+            locked.left_count = left
+            locked.imported_at = now
+            if user is not None and user.pk:
+                locked.imported_by = user
+            locked.save()
+            _discard_content(locked.pk)
+            audit.record(
+                verb="staff_upload.imported",
+                actor=user,
+                target=locked,
+                details={
+                    "employer_id": locked.employer_id,
+                    "new": tally.new,
+                    "updated": tally.updated,
+                    "unchanged": tally.unchanged,
+                    "left": left,
+                },
+            )
+            return locked
+    except _ChangedSinceCheck:
+        return _fail(upload, CHANGED_SINCE_CHECK)
+
+
+class _ChangedSinceCheck(Exception):
+    pass
+
+
+def _lock_identities(employer_id: int) -> None:
+    Employer.objects.select_for_update().filter(pk=employer_id).exists()
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [WORKER_IDENTITY_LOCK])
+
+
+def _staged_rows(upload: StaffUpload) -> Iterator[list[StaffRow]]:
+    numbers = list(
+        StaffUploadBatch.objects.filter(upload=upload)
+        .order_by("number")
+        .values_list("id", flat=True)
+    )
+    for batch_id in numbers:
+        payload = StaffUploadBatch.objects.filter(pk=batch_id).values_list("rows", flat=True).get()
+        yield [StaffRow.from_json(values) for values in json.loads(zlib.decompress(payload))]
+
+
+def _import_batches(upload: StaffUpload) -> Tally:
+    duplicates = FileDuplicates()
+    tally = Tally()
+    now = timezone.now()
+    for rows in _staged_rows(upload):
+        for row in rows:
+            # Refill the in-file duplicate memory so a person is still refused twice.
+            duplicates.check(row)
+        outcomes, problems = match_batch(upload.employer_id, rows, duplicates)
+        if problems:
+            raise _ChangedSinceCheck()
+        _write_outcomes(upload=upload, outcomes=outcomes, now=now)
+        tally.rows += len(rows)
+        for outcome in outcomes:
+            setattr(tally, outcome.action, getattr(tally, outcome.action) + 1)
+            if outcome.employment_id is not None:
+                tally.employment_ids.add(outcome.employment_id)
+    return tally
+
+
+def _write_outcomes(*, upload: StaffUpload, outcomes: list[Outcome], now) -> None:
+    batch = StaffBatch()
+    for outcome in outcomes:
+        row = outcome.row
+        if outcome.worker_id is None:
+            batch.new_employments.append(
+                {"new_worker": len(batch.new_workers), **row.employment_values()}
+            )
+            batch.new_workers.append(row.worker_values())
+            continue
+        if outcome.worker_changes:
+            batch.worker_changes.append({"id": outcome.worker_id, **outcome.worker_changes})
+        if outcome.employment_id is None:
+            batch.new_employments.append(
+                {"worker_id": outcome.worker_id, **row.employment_values()}
+            )
+        elif outcome.action == "updated":
+            batch.employment_changes.append(
+                {
+                    "id": outcome.employment_id,
+                    **row.employment_values(),
+                    "status": Employment.Status.ACTIVE,
+                    "left_at": None,
+                }
+            )
+    created, updated = save_staff_batch(employer_id=upload.employer_id, batch=batch, now=now)
+    for outcome, employment_id in zip(
+        (o for o in outcomes if o.employment_id is None), created, strict=True
+    ):
+        outcome.employment_id = employment_id
+    changes = [
+        StaffUploadChange(upload=upload, employment_id=pk, action=StaffUploadChange.Action.CREATED)
+        for pk in created
+    ] + [
+        StaffUploadChange(upload=upload, employment_id=pk, action=StaffUploadChange.Action.UPDATED)
+        for pk in updated
+    ]
+    StaffUploadChange.objects.bulk_create(changes, batch_size=BATCH_SIZE)
+
+
+def _mark_left(upload: StaffUpload, kept_ids: set, now) -> int:
+    active_ids = Employment.objects.filter(
+        employer_id=upload.employer_id, status=Employment.Status.ACTIVE
+    ).values_list("id", flat=True)
+    leaving = [pk for pk in active_ids.iterator(chunk_size=BATCH_SIZE) if pk not in kept_ids]
+    for ids in batched(leaving, BATCH_SIZE):
+        Employment.objects.filter(id__in=ids).update(
+            status=Employment.Status.LEFT, left_at=now, updated_at=now
+        )
+        StaffUploadChange.objects.bulk_create(
+            [
+                StaffUploadChange(
+                    upload=upload, employment_id=pk, action=StaffUploadChange.Action.LEFT
+                )
+                for pk in ids
+            ]
+        )
+    return len(leaving)
+
+
+def upload_from_dataset(
+    *, user, employer: Employer, dataset, mode: str, file_name: str, dry_run: bool
+) -> StaffUpload:
+    """Check (and unless ``dry_run``, import) a tablib dataset, as the Django admin does."""
+    upload = StaffUpload.objects.create(
+        employer=employer,
+        uploaded_by=user if user is not None and user.pk else None,
+        original_filename=(file_name or "admin import")[:255],
+        file_hash=hashlib.sha256(dataset.export("csv").encode()).hexdigest(),
+        mode=mode,
+        total_rows=len(dataset),
+        status=StaffUpload.Status.VALIDATING,
+    )
+    rows = ((number, cells) for number, cells in enumerate(dataset, start=2))
+    try:
+        sheet = sheet_from_table("table", dataset.headers or [], rows, len(dataset))
+        upload.warnings = sheet.warnings
+        upload.save(update_fields=["warnings"])
+        tally = check_rows(upload=upload, rows=sheet.rows())
+    except UnreadableFile as exc:
+        return _fail(upload, exc.message)
+    upload = _finish_check(upload, tally)
+    if not dry_run and upload.can_import:
+        upload = commit_staff_upload(user=user, upload=upload)
+    return upload
