@@ -174,6 +174,10 @@ class StaffResource(resources.Resource):
         "ethnicity", ReferenceValueWidget("ethnicity", "an ethnic category", "ethnic categories")
     )
 
+    @classmethod
+    def get_display_name(cls) -> str:
+        return "Staff list"
+
     def __init__(self, employer=None, mode: str = "add", **kwargs):
         super().__init__(**kwargs)
         self.employer = employer

@@ -6,6 +6,13 @@ CI=true a missing service fails the run instead of skipping silently.
 
 import os
 import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
 
 import pytest
 from django.db import connection
@@ -93,3 +100,90 @@ def _fresh_cache():
 
     cache.clear()
     yield
+
+
+# --- A real Celery worker process (job semantics need one) -------------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def database_url() -> str:
+    """The URL of the database this test runs on (pytest-django's test_<name>)."""
+    if connection.vendor != "postgresql":
+        missing_service("a real worker needs the test database on PostgreSQL (set DATABASE_URL)")
+    conf = connection.settings_dict
+    password = f":{conf['PASSWORD']}" if conf.get("PASSWORD") else ""
+    return (
+        f"postgres://{conf['USER']}{password}@{conf['HOST'] or '127.0.0.1'}:"
+        f"{conf['PORT'] or 5432}/{conf['NAME']}"
+    )
+
+
+def poll(fetch, until, *, deadline_seconds: float = 90):
+    """Call ``fetch`` until ``until(result)`` holds; return the last result either way."""
+    stop = time.monotonic() + deadline_seconds
+    result = fetch()
+    while not until(result) and time.monotonic() < stop:
+        time.sleep(0.5)
+        result = fetch()
+    return result
+
+
+class CeleryWorker:
+    """A `celery -A portal worker` subprocess with its own name and log file."""
+
+    def __init__(self, tmp_path: Path, **environment: str | None):
+        self.name = f"healthtest-{uuid.uuid4().hex[:8]}@{socket.gethostname()}"
+        env = {**os.environ, "DEBUG": "true", "WORKER_HEARTBEAT_INTERVAL": "1"}
+        env.update({key: value for key, value in environment.items() if value is not None})
+        for key, value in environment.items():
+            if value is None:
+                env.pop(key, None)
+        self.log = tmp_path / "worker.log"
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "portal",
+                "worker",
+                "--pool=solo",
+                "--loglevel=INFO",
+                "--without-gossip",
+                "--without-mingle",
+                "-n",
+                self.name,
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=self.log.open("w"),
+            stderr=subprocess.STDOUT,
+        )
+
+    def output(self) -> str:
+        return self.log.read_text() if self.log.exists() else ""
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+@pytest.fixture
+def start_worker(tmp_path):
+    """Start real Celery workers on the test database; each is killed after the test."""
+    started = []
+
+    def start(**environment):
+        worker = CeleryWorker(tmp_path, VAR_DIR=str(tmp_path / "var"), **environment)
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop(signal.SIGKILL)

@@ -7,106 +7,23 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import uuid
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from celery import Celery
-from django.db import connection
 from django.utils import timezone
 
 from portal.models import ColleagueInvitation, WorkerHeartbeat
 from portal.roles import Role
-from tests.conftest import missing_service
+from tests.conftest import database_url, poll
 from tests.factories import make_user
 
 ROOT = Path(__file__).resolve().parent.parent
 # Real processes need a shared database that commits: PostgreSQL, with transactions on.
 # serialized_rollback puts the migrated local authorities back for the tests that follow.
 shared_database = pytest.mark.django_db(transaction=True, serialized_rollback=True)
-
-
-def database_url() -> str:
-    """The URL of the database this test runs on (pytest-django's test_<name>)."""
-    if connection.vendor != "postgresql":
-        missing_service("a real worker needs the test database on PostgreSQL (set DATABASE_URL)")
-    conf = connection.settings_dict
-    password = f":{conf['PASSWORD']}" if conf.get("PASSWORD") else ""
-    return (
-        f"postgres://{conf['USER']}{password}@{conf['HOST'] or '127.0.0.1'}:"
-        f"{conf['PORT'] or 5432}/{conf['NAME']}"
-    )
-
-
-def poll(fetch, until, *, deadline_seconds: float = 90):
-    """Call ``fetch`` until ``until(result)`` holds; return the last result either way."""
-    stop = time.monotonic() + deadline_seconds
-    result = fetch()
-    while not until(result) and time.monotonic() < stop:
-        time.sleep(0.5)
-        result = fetch()
-    return result
-
-
-class Worker:
-    """A `celery -A portal worker` subprocess with its own name and log file."""
-
-    def __init__(self, tmp_path: Path, **environment: str | None):
-        self.name = f"healthtest-{uuid.uuid4().hex[:8]}@{socket.gethostname()}"
-        env = {**os.environ, "DEBUG": "true", "WORKER_HEARTBEAT_INTERVAL": "1"}
-        env.update({key: value for key, value in environment.items() if value is not None})
-        for key, value in environment.items():
-            if value is None:
-                env.pop(key, None)
-        self.log = tmp_path / "worker.log"
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "portal",
-                "worker",
-                "--pool=solo",
-                "--loglevel=INFO",
-                "--without-gossip",
-                "--without-mingle",
-                "-n",
-                self.name,
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=self.log.open("w"),
-            stderr=subprocess.STDOUT,
-        )
-
-    def output(self) -> str:
-        return self.log.read_text() if self.log.exists() else ""
-
-    def stop(self, sig: int = signal.SIGTERM) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(sig)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-
-@pytest.fixture
-def start_worker(tmp_path):
-    started = []
-
-    def start(**environment):
-        worker = Worker(tmp_path, VAR_DIR=str(tmp_path / "var"), **environment)
-        started.append(worker)
-        return worker
-
-    yield start
-    for worker in started:
-        worker.stop(signal.SIGKILL)
 
 
 def healthz(client) -> tuple[int, dict]:
