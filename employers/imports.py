@@ -28,6 +28,7 @@ from employers.models import (
 from employers.resources import ReferenceValueWidget, StaffResource
 from employers.staff_files import UnreadableFile, cell_text, open_staff_file, sheet_from_table
 from portal import audit
+from portal.bulk import insert_rows
 from workers.models import Employment, Worker
 from workers.services import (
     EMPLOYMENT_WRITE_FIELDS,
@@ -743,14 +744,16 @@ def _write_outcomes(*, upload: StaffUpload, outcomes: list[Outcome], now) -> Non
         (o for o in outcomes if o.employment_id is None), created, strict=True
     ):
         outcome.employment_id = employment_id
-    changes = [
-        StaffUploadChange(upload=upload, employment_id=pk, action=StaffUploadChange.Action.CREATED)
-        for pk in created
-    ] + [
-        StaffUploadChange(upload=upload, employment_id=pk, action=StaffUploadChange.Action.UPDATED)
-        for pk in updated
-    ]
-    StaffUploadChange.objects.bulk_create(changes, batch_size=BATCH_SIZE)
+    _record_changes(upload, created, StaffUploadChange.Action.CREATED)
+    _record_changes(upload, updated, StaffUploadChange.Action.UPDATED)
+
+
+def _record_changes(upload: StaffUpload, employment_ids: list[int], action: str) -> None:
+    insert_rows(
+        StaffUploadChange,
+        ["upload_id", "employment_id", "action"],
+        [{"upload_id": upload.pk, "employment_id": pk, "action": action} for pk in employment_ids],
+    )
 
 
 def _mark_left(upload: StaffUpload, kept_ids: set, now) -> int:
@@ -762,14 +765,7 @@ def _mark_left(upload: StaffUpload, kept_ids: set, now) -> int:
         Employment.objects.filter(id__in=ids).update(
             status=Employment.Status.LEFT, left_at=now, updated_at=now
         )
-        StaffUploadChange.objects.bulk_create(
-            [
-                StaffUploadChange(
-                    upload=upload, employment_id=pk, action=StaffUploadChange.Action.LEFT
-                )
-                for pk in ids
-            ]
-        )
+        _record_changes(upload, ids, StaffUploadChange.Action.LEFT)
     return len(leaving)
 
 

@@ -24,8 +24,8 @@ def insert_rows(model, columns: list[str], rows: list[dict]) -> list[int]:
         for f in model._meta.concrete_fields
         if not f.primary_key and f.name not in columns and f.attname not in columns
     }
-    columns = [*columns, *defaults]
-    rows = [{**defaults, **values} for values in rows]
+    # Defaults are the same for every row: render them once.
+    constant = "".join("\t" + _copy_value(value) for value in defaults.values())
     table = model._meta.db_table
     quote = connection.ops.quote_name
     with connection.cursor() as cursor:
@@ -36,12 +36,24 @@ def insert_rows(model, columns: list[str], rows: list[dict]) -> list[int]:
         )
         ids = [row[0] for row in cursor.fetchall()]
         buffer = io.StringIO()
+        rendered: dict = {}
         for pk, values in zip(ids, rows, strict=True):
-            fields = [str(pk), *(_copy_value(values.get(name)) for name in columns)]
-            buffer.write("\t".join(fields))
+            cells = [str(pk)]
+            for name in columns:
+                value = values.get(name)
+                # Repeated values (dates, codes, timestamps) are rendered once per batch; the
+                # type is part of the key because True == 1 in Python.
+                key = (value.__class__, value)
+                text = rendered.get(key)
+                if text is None:
+                    text = rendered[key] = _copy_value(value)
+                cells.append(text)
+            buffer.write("\t".join(cells))
+            buffer.write(constant)
             buffer.write("\n")
         buffer.seek(0)
-        column_list = ", ".join(quote(name) for name in ["id", *_db_columns(model, columns)])
+        names = ["id", *_db_columns(model, [*columns, *defaults])]
+        column_list = ", ".join(quote(name) for name in names)
         _copy_into(cursor, f"COPY {quote(table)} ({column_list}) FROM STDIN", buffer)
     return ids
 
