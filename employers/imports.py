@@ -655,6 +655,11 @@ def commit_staff_upload(*, user, upload: StaffUpload) -> StaffUpload:
                 locked.imported_by = user
             locked.save()
             _discard_content(locked.pk)
+            from employers.tasks import assess_imported_staff
+
+            employer_id = locked.employer_id
+            # New and changed staff are assessed against the eligibility rules once imported.
+            transaction.on_commit(lambda: assess_imported_staff.delay(employer_id))
             audit.record(
                 verb="staff_upload.imported",
                 actor=user,

@@ -30,3 +30,11 @@ def import_staff_upload(upload_id: int, user_id: int | None = None) -> str:
     except UploadNotReady:
         logger.warning("Staff upload %s was not ready to import", upload_id)
         return upload.status
+
+
+@shared_task(acks_late=True)
+def assess_imported_staff(employer_id: int) -> int:
+    """Assess the employer's undecided staff after an import (safe to run twice)."""
+    from workers.services import assess_employments
+
+    return assess_employments(employer_id=employer_id)

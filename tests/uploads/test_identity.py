@@ -113,3 +113,18 @@ def test_replace_mode_marks_missing_staff_as_left(postgres, employer, other_empl
     back = imported(employer, [person(2)])
     assert back.updated_count == 1
     assert Employment.objects.filter(status=Employment.Status.LEFT).count() == 1
+
+
+def test_imported_staff_are_queued_for_eligibility_assessment(
+    postgres, employer, django_capture_on_commit_callbacks
+):
+    from employers.tasks import assess_imported_staff
+    from workers.models import EligibilityDecision
+
+    upload = check(employer, csv_bytes([person(1), person(2, direct_contact="No")]))
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        commit_staff_upload(user=None, upload=upload)
+    assert len(callbacks) == 1
+    assert assess_imported_staff(employer.pk) == 2
+    outcomes = set(EligibilityDecision.objects.values_list("outcome", flat=True))
+    assert outcomes == {"eligible", "not_eligible"}
