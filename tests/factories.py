@@ -8,7 +8,7 @@ from allauth.account.models import EmailAddress
 from allauth.mfa.models import Authenticator
 
 from bookings.models import Session, SiteStaffMembership, Slot, VaccinationSite
-from employers.models import Employer, EmployerMembership
+from employers.models import Employer, EmployerMembership, StaffUpload
 from portal import postcodes
 from portal.models import LocalAuthority, User
 from portal.roles import Role
@@ -190,6 +190,19 @@ class Tenant:
     users: dict[str, User] = field(default_factory=dict)
 
 
+class StaffUploadFactory(factory.django.DjangoModelFactory):
+    """A checked upload waiting for review (its rows already staged and counted)."""
+
+    class Meta:
+        model = StaffUpload
+
+    employer = factory.SubFactory(EmployerFactory)
+    original_filename = "staff.csv"
+    file_hash = factory.Sequence(lambda n: f"{n:064x}")
+    status = StaffUpload.Status.READY
+    total_rows = rows_done = new_count = 1
+
+
 def build_tenant(gss_code: str, label: str) -> Tenant:
     """Everything a tenant owns, for the tenancy walk (tests/test_tenancy_walk.py).
 
@@ -203,6 +216,7 @@ def build_tenant(gss_code: str, label: str) -> Tenant:
     )
     employment = EmploymentFactory(employer=employer)
     EmploymentFactory(employer=pending)
+    StaffUploadFactory(employer=employer)
     EligibilityDecisionFactory(employment=employment)
     InformationRequest.objects.create(employment=employment, question="Describe the role.")
     site = VaccinationSiteFactory(name=f"{label} Hospital Hub", local_authorities=[authority])
