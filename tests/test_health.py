@@ -115,7 +115,9 @@ def test_filesystem_transport_runs_a_task_end_to_end(tmp_path, start_worker):
     worker = start_worker(DATABASE_URL=database_url(), REDIS_URL=None)
 
     # The web process's side: the same transport and folders the settings derive from VAR_DIR.
+    # Not set as the current app: shared tasks sent later in the run must keep using portal's.
     sender = Celery(
+        set_as_current=False,
         broker="filesystem://",
         broker_transport_options={
             "data_folder_in": str(queue),

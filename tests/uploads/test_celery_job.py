@@ -5,6 +5,7 @@ import pytest
 
 from employers.imports import create_upload, request_import
 from employers.models import StaffUpload
+from portal.celery import app as celery_app
 from tests.conftest import database_url, poll
 from tests.factories import EmployerFactory
 from tests.uploads.conftest import csv_bytes, person
@@ -16,6 +17,7 @@ shared_database = pytest.mark.django_db(transaction=True, serialized_rollback=Tr
 @pytest.mark.celery_worker
 @shared_database
 def test_check_and_import_jobs_in_a_real_worker(postgres, redis_url, start_worker):
+    celery_app.set_current()  # shared tasks are sent through the current app: portal's
     worker = start_worker(DATABASE_URL=database_url(), REDIS_URL=redis_url)
     employer = EmployerFactory()
     rows = [person(n) for n in range(60)]
