@@ -677,6 +677,19 @@ def commit_staff_upload(*, user, upload: StaffUpload) -> StaffUpload:
         return _fail(upload, CHANGED_SINCE_CHECK)
 
 
+def import_confirmed_upload(*, upload_id: int, user_id: int | None) -> StaffUpload:
+    """The import job's work: the upload was scoped to its employer's user at confirmation."""
+    from django.contrib.auth import get_user_model
+
+    user = get_user_model().objects.filter(pk=user_id).first() if user_id else None
+    upload = StaffUpload.objects.get(pk=upload_id)
+    try:
+        return commit_staff_upload(user=user, upload=upload)
+    except UploadNotReady:
+        logger.warning("Staff upload %s was not ready to import", upload_id)
+        return upload
+
+
 class _ChangedSinceCheck(Exception):
     pass
 
