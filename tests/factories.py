@@ -129,9 +129,36 @@ def enrol_totp(user: User) -> Authenticator:
 
 def totp_code(user: User) -> str:
     """The code the user's authenticator app shows now, computed as a real app would."""
+    return usable_totp_code(user.email)
+
+
+def usable_totp_code(email: str, *, margin: float = 5.0) -> str:
+    """A code allauth will accept when it arrives, as a careful person reads their app.
+
+    allauth accepts only the current 30-second window and refuses a code already spent in it,
+    so a code read just before its window closes, or one this account has spent already, would
+    fail by the clock rather than by the code under test. Wait for the next window instead.
+    """
+    import time
+
+    from allauth.mfa import app_settings
+    from allauth.mfa.totp.internal.auth import normalize_user_code
+    from django.core.cache import cache
+
     from portal.management.commands.demo_totp import current_code
 
-    return current_code(user.email)
+    period = app_settings.TOTP_PERIOD
+    user_id = User.objects.filter(email__iexact=email.strip()).values_list("id", flat=True).first()
+    for _attempt in range(3):
+        left = period - (time.time() % period)
+        if left < margin:
+            time.sleep(left + 0.2)
+        code = current_code(email)
+        spent = f"allauth.mfa.totp.used?user={user_id}&code={normalize_user_code(code)}"
+        if not cache.get(spent):
+            return code
+        time.sleep(period - (time.time() % period) + 0.2)
+    return current_code(email)
 
 
 def totp_code_for_secret(secret: str) -> str:

@@ -11,8 +11,8 @@ import pytest
 from django.core.cache import cache
 from django.core.management import call_command
 
-from portal.management.commands.demo_totp import current_code
 from portal.management.commands.seed_demo import DEFAULT_DEMO_PASSWORD
+from tests.factories import usable_totp_code
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -155,6 +155,6 @@ def sign_in_as(page, email: str, *, mfa: bool) -> None:
     with page.expect_navigation():
         page.press("input[name=password]", "Enter")
     if mfa:
-        page.fill("input[name=code]", current_code(email))
+        page.fill("input[name=code]", usable_totp_code(email))
         with page.expect_navigation():
             page.press("input[name=code]", "Enter")
