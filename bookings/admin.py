@@ -1,9 +1,11 @@
-"""Admin for sites (placed by postcode on save, changes audited), sessions, routing policies
-and routes."""
+"""Admin for sites (placed by postcode on save, changes audited), sessions, routing policies,
+routes, and (read only: they change through services) campaigns and invitations."""
 
 from django.contrib import admin
 
 from bookings.models import (
+    Campaign,
+    Invitation,
     Route,
     RoutingPolicy,
     Session,
@@ -82,3 +84,28 @@ class RouteAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows written only by services (which audit them): administrators look, not edit."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Campaign)
+class CampaignAdmin(ReadOnlyAdmin):
+    list_display = ["__str__", "over_invite_factor", "is_active", "started_at", "started_by"]
+    list_filter = ["is_active"]
+    list_select_related = ["local_authority", "employer", "started_by"]
+
+
+@admin.register(Invitation)
+class InvitationAdmin(ReadOnlyAdmin):
+    list_display = ["pk", "worker", "status", "site", "channel", "queued_at", "sent_at"]
+    list_filter = ["status", "channel"]
+    raw_id_fields = ["worker", "employment", "site", "campaign", "superseded_by"]
+    list_select_related = ["worker", "site"]

@@ -336,3 +336,199 @@ class Route(models.Model):
 
     def __str__(self) -> str:
         return f"{self.worker_id}: {self.reason}"
+
+
+class CampaignQuerySet(ScopedByAuthorityQuerySet):
+    """Campaigns carry counts, not people: NHS team members see their region's."""
+
+    nhs_team_may_see = True
+
+
+class Campaign(models.Model):
+    """A local lead's decision to send the queued invitations of their whole area, or of one
+    employer in it, released only as far as the sites' free capacity allows times the
+    over-invite factor (bookings.invitations.release_invitations)."""
+
+    local_authority = models.ForeignKey(
+        LocalAuthority, on_delete=models.CASCADE, related_name="campaigns"
+    )
+    # Set for a campaign of one employer's staff; empty for the whole authority.
+    employer = models.ForeignKey(
+        "employers.Employer",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="campaigns",
+    )
+    over_invite_factor = models.DecimalField(max_digits=3, decimal_places=2, default=1.5)
+    is_active = models.BooleanField(default=True)
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    started_at = models.DateTimeField(default=timezone.now)
+    stopped_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    stopped_at = models.DateTimeField(null=True, blank=True)
+    last_released_at = models.DateTimeField(null=True, blank=True)
+
+    objects = CampaignQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-is_active", "-started_at"]
+        constraints = [
+            models.CheckConstraint(
+                name="campaign_factor_at_least_one", condition=Q(over_invite_factor__gte=1)
+            ),
+            models.UniqueConstraint(
+                fields=["local_authority"],
+                condition=Q(is_active=True, employer__isnull=True),
+                name="one_active_campaign_per_authority",
+            ),
+            models.UniqueConstraint(
+                fields=["employer"],
+                condition=Q(is_active=True),
+                name="one_active_campaign_per_employer",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        if self.employer_id:
+            return f"Campaign for {self.employer}"
+        return f"Campaign for {self.local_authority}"
+
+    def scope(self, prefix: str = "") -> Q:
+        """The invitations this campaign releases: its employer's, else its authority's."""
+        if self.employer_id:
+            return Q(**{f"{prefix}employment__employer_id": self.employer_id})
+        return Q(**{f"{prefix}local_authority_id": self.local_authority_id})
+
+
+class InvitationQuerySet(ScopedByAuthorityQuerySet):
+    """Invitations are person-level: NHS team members do not see them."""
+
+    def live(self) -> "InvitationQuerySet":
+        return self.filter(status__in=Invitation.LIVE)
+
+
+class Invitation(models.Model):
+    """The offer of a vaccination to one worker: written (queued) in the transaction that
+    approves them, routed and released by a campaign in proportion to site capacity, and
+    sent by the outbox as one message per channel, each with its own link
+    (``InvitationLink``). A worker has at most one live invitation."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        SENDING = "sending", "Being sent"
+        SENT = "sent", "Sent"
+        DELIVERED = "delivered", "Delivered"
+        FAILED = "failed", "Not delivered"
+        BOOKED = "booked", "Booked"
+        DECLINED = "declined", "Declined"
+        EXPIRED = "expired", "Expired"
+        SUPERSEDED = "superseded", "Replaced by a new link"
+        CANCELLED = "cancelled", "Withdrawn"
+
+    class Channel(models.TextChoices):
+        EMAIL = "email", "Email"
+        SMS = "sms", "Text message"
+
+    # Statuses of an offer still open to the worker (the unique constraint's condition).
+    LIVE = ("queued", "sending", "sent", "delivered", "failed")
+    # Released and not yet answered: these count against a site's capacity.
+    OUTSTANDING = ("sending", "sent", "delivered")
+
+    worker = models.ForeignKey(
+        "workers.Worker", on_delete=models.CASCADE, related_name="invitations"
+    )
+    # The approved employment that caused the invitation: the employer named in the message
+    # and the contact details the employer supplied.
+    employment = models.ForeignKey(
+        "workers.Employment", on_delete=models.CASCADE, related_name="invitations"
+    )
+    local_authority = models.ForeignKey(
+        LocalAuthority, on_delete=models.CASCADE, related_name="invitations"
+    )
+    campaign = models.ForeignKey(
+        Campaign, null=True, blank=True, on_delete=models.SET_NULL, related_name="invitations"
+    )
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
+    # The routed site when released (copied from the worker's Route, which later routing
+    # runs rewrite) and up to three alternatives [{"site_id": 1, "distance_km": 4.2}, ...].
+    site = models.ForeignKey(
+        VaccinationSite,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="invitations",
+    )
+    alternatives = models.JSONField(default=list, blank=True)
+    distance_km = models.FloatField(null=True, blank=True)
+    route_reason = models.CharField(max_length=200, blank=True)
+    # The channel of its first message: email where the employer gave an address (a failed
+    # email falls back to a text message when a mobile is known), otherwise a text message.
+    channel = models.CharField(max_length=5, choices=Channel.choices, blank=True)
+    queued_at = models.DateTimeField(default=timezone.now)
+    released_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    reminder_count = models.PositiveSmallIntegerField(default=0)
+    last_reminder_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    # The invitation a lead's resend replaced this one with.
+    superseded_by = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="supersedes"
+    )
+
+    objects = InvitationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-queued_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["worker"],
+                condition=Q(status__in=("queued", "sending", "sent", "delivered", "failed")),
+                name="one_live_invitation_per_worker",
+            )
+        ]
+        indexes = [
+            # Release walks each authority's queue, oldest first.
+            models.Index(
+                fields=["local_authority", "queued_at"],
+                condition=Q(status="queued"),
+                name="invitation_queue_idx",
+            ),
+            models.Index(fields=["site", "status"], name="invitation_site_status_idx"),
+            models.Index(
+                fields=["sent_at"],
+                condition=Q(status__in=("sent", "delivered")),
+                name="invitation_reminder_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Invitation {self.pk} ({self.get_status_display().lower()})"
+
+    @property
+    def is_live(self) -> bool:
+        return self.status in self.LIVE
+
+
+class InvitationLink(models.Model):
+    """One personal link sent in one message: only a keyed hash of its token is stored; the
+    token itself exists only in the message the worker received. An invitation has one link
+    per message sent (first send, each channel, each reminder); all are valid while the
+    invitation is live and unexpired, and a lead's resend replaces the invitation, so its old
+    links then say they have been replaced."""
+
+    invitation = models.ForeignKey(Invitation, on_delete=models.CASCADE, related_name="links")
+    token_hash = models.CharField(max_length=64, unique=True)
+    channel = models.CharField(max_length=10)
+    created_at = models.DateTimeField(default=timezone.now)
+    opened_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at"]
+
+    def __str__(self) -> str:
+        return f"Link {self.pk} of invitation {self.invitation_id}"

@@ -34,6 +34,7 @@ from workers.models import (
     employment_scope,
 )
 from workers.rules import Assessor, Facts, RuleError, compile_rules
+from workers.signals import approvals_reversed, employments_approved
 
 Outcome = EligibilityDecision.Outcome
 Source = EligibilityDecision.Source
@@ -503,6 +504,7 @@ def approve_employments(
         details={"count": len(ids), "reason": reason, "employment_ids": ids},
         request=request,
     )
+    employments_approved.send(sender=Employment, employment_ids=ids)
     return len(ids)
 
 
@@ -629,7 +631,12 @@ def decide_employment(
         )
     if employment.status != Employment.Status.ACTIVE:
         raise EligibilityError("This worker has left this employer, so there is nothing to decide.")
-    return _write_lead_decision(
+    employment_outcome_before = (
+        employment.current_decision.outcome
+        if (employment.current_decision and employment.eligibility_decided)
+        else None
+    )
+    decision = _write_lead_decision(
         lead=lead,
         employment=employment,
         outcome=outcome,
@@ -637,6 +644,8 @@ def decide_employment(
         verb="eligibility_decided",
         request=request,
     )
+    _announce(decision, previous_outcome=employment_outcome_before)
+    return decision
 
 
 @transaction.atomic
@@ -659,7 +668,7 @@ def reverse_decision(
         raise EligibilityError(
             "The employer is not approved yet. Approve the employer before approving its workers."
         )
-    return _write_lead_decision(
+    decision = _write_lead_decision(
         lead=lead,
         employment=employment,
         outcome=outcome,
@@ -668,6 +677,17 @@ def reverse_decision(
         request=request,
         extra={"reversed_decision_id": current.pk},
     )
+    _announce(decision, previous_outcome=current.outcome)
+    return decision
+
+
+def _announce(decision: EligibilityDecision, *, previous_outcome: str | None) -> None:
+    """Tell the later steps, inside this transaction, that an approval was made or undone."""
+    ids = [decision.employment_id]
+    if decision.outcome == Outcome.ELIGIBLE and previous_outcome != Outcome.ELIGIBLE:
+        employments_approved.send(sender=Employment, employment_ids=ids)
+    elif decision.outcome != Outcome.ELIGIBLE and previous_outcome == Outcome.ELIGIBLE:
+        approvals_reversed.send(sender=Employment, employment_ids=ids)
 
 
 # --- Questions to employers -------------------------------------------------------------
