@@ -435,14 +435,26 @@ def match_batch(
     return outcomes, problems
 
 
-def check_rows(
-    *, upload: StaffUpload, rows: Iterable[tuple[int, dict]], stage: bool = True
-) -> Tally:
-    """Check ``rows`` in batches: store problems, stage clean rows, count the preview."""
+@dataclass
+class CheckedBatch:
+    """One batch of rows as the checks left it: clean rows with what importing them would do,
+    and the problems of the others (in row order)."""
+
+    number: int
+    size: int
+    outcomes: list[Outcome]
+    problems: list[Problem]
+    bad_rows: set[int]
+
+
+def check_batches(
+    rows: Iterable[tuple[int, dict]], *, employer_id: int | None
+) -> Iterator[CheckedBatch]:
+    """Check ``rows`` in batches with the template's widgets and the in-file duplicate checks,
+    and for an employer match each row to the people already held. Reads, never writes: the
+    upload stores what this finds, the eligibility preview only shows it."""
     checker = RowChecker()
     duplicates = FileDuplicates()
-    tally = Tally()
-    employer_id = upload.employer_id
     for number, raw_batch in enumerate(batched(rows, BATCH_SIZE)):
         clean: list[StaffRow] = []
         problems: list[Problem] = []
@@ -456,17 +468,30 @@ def check_rows(
                 bad_rows.add(row_number)
             else:
                 clean.append(row)
-        outcomes, match_problems = match_batch(employer_id, clean, duplicates)
-        problems.extend(match_problems)
-        bad_rows.update(problem.row_number for problem in match_problems)
+        if employer_id is None:
+            # No employer: nobody to match against, every clean row would be someone new.
+            outcomes = [Outcome(row=row, action="new") for row in clean]
+        else:
+            outcomes, match_problems = match_batch(employer_id, clean, duplicates)
+            problems.extend(match_problems)
+            bad_rows.update(problem.row_number for problem in match_problems)
         problems.sort(key=lambda problem: problem.row_number)
-        if problems:
+        yield CheckedBatch(number, len(raw_batch), outcomes, problems, bad_rows)
+
+
+def check_rows(
+    *, upload: StaffUpload, rows: Iterable[tuple[int, dict]], stage: bool = True
+) -> Tally:
+    """Check ``rows`` in batches: store problems, stage clean rows, count the preview."""
+    tally = Tally()
+    for batch in check_batches(rows, employer_id=upload.employer_id):
+        if batch.problems:
             StaffUploadError.objects.bulk_create(
-                [problem.as_error(upload.pk) for problem in problems], batch_size=BATCH_SIZE
+                [problem.as_error(upload.pk) for problem in batch.problems], batch_size=BATCH_SIZE
             )
-        tally.rows += len(raw_batch)
-        tally.error_rows += len(bad_rows)
-        for outcome in outcomes:
+        tally.rows += batch.size
+        tally.error_rows += len(batch.bad_rows)
+        for outcome in batch.outcomes:
             setattr(tally, outcome.action, getattr(tally, outcome.action) + 1)
             if outcome.employment_id is not None:
                 tally.employment_ids.add(outcome.employment_id)
@@ -474,9 +499,9 @@ def check_rows(
         if stage and not tally.error_rows:
             StaffUploadBatch.objects.create(
                 upload=upload,
-                number=number,
+                number=batch.number,
                 rows=zlib.compress(
-                    json.dumps([outcome.row.to_json() for outcome in outcomes]).encode(), 1
+                    json.dumps([outcome.row.to_json() for outcome in batch.outcomes]).encode(), 1
                 ),
             )
         StaffUpload.objects.filter(pk=upload.pk).update(

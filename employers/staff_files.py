@@ -49,6 +49,7 @@ class StaffSheet:
     columns: dict[str, int]
     ignored_headers: list[str] = field(default_factory=list)
     estimated_rows: int = 0
+    max_rows: int = MAX_ROWS
     _row_source: Iterator[tuple[int, tuple]] | None = None
     _peeked: list = field(default_factory=list)
 
@@ -77,11 +78,8 @@ class StaffSheet:
             if not values:
                 continue
             count += 1
-            if count > MAX_ROWS:
-                raise UnreadableFile(
-                    f"Your file has more than {MAX_ROWS:,} rows of staff. "
-                    f"Split it into files of up to {MAX_ROWS:,} rows and upload each one."
-                )
+            if count > self.max_rows:
+                raise UnreadableFile(too_many_rows(self.max_rows))
             yield row_number, values
 
     def _peek(self) -> tuple[int, dict] | None:
@@ -91,8 +89,19 @@ class StaffSheet:
         return first
 
 
-def open_staff_file(content: bytes, filename: str = "") -> StaffSheet:
-    """Open ``content`` as a staff list or raise UnreadableFile with a plain-English reason."""
+def too_many_rows(max_rows: int, detail: str = "") -> str:
+    return (
+        f"Your file has more than {max_rows:,} rows of staff{detail}. "
+        f"Split it into files of up to {max_rows:,} rows and upload each one."
+    )
+
+
+def open_staff_file(
+    content: bytes, filename: str = "", *, max_rows: int | None = None
+) -> StaffSheet:
+    """Open ``content`` as a staff list or raise UnreadableFile with a plain-English reason;
+    a list of more than ``max_rows`` staff (default MAX_ROWS) is refused."""
+    max_rows = max_rows or MAX_ROWS
     if not content or not content.strip():
         raise UnreadableFile("The file is empty. Add your staff to the template and upload it.")
     if len(content) > MAX_FILE_BYTES:
@@ -101,7 +110,7 @@ def open_staff_file(content: bytes, filename: str = "") -> StaffSheet:
             "into smaller files, and upload them one at a time."
         )
     if content.startswith(ZIP_MAGIC):
-        kind, header_cells, rows, estimated = _open_xlsx(content)
+        kind, header_cells, rows, estimated = _open_xlsx(content, max_rows)
     elif content.startswith(OLE_MAGIC):
         if OLE_ENCRYPTION_STREAM in content:
             raise UnreadableFile(
@@ -116,10 +125,12 @@ def open_staff_file(content: bytes, filename: str = "") -> StaffSheet:
     else:
         kind, header_cells, rows, estimated = _open_csv(content)
 
-    return sheet_from_table(kind, header_cells, rows, estimated)
+    return sheet_from_table(kind, header_cells, rows, estimated, max_rows=max_rows)
 
 
-def sheet_from_table(kind: str, header_cells, rows, estimated: int = 0) -> StaffSheet:
+def sheet_from_table(
+    kind: str, header_cells, rows, estimated: int = 0, *, max_rows: int | None = None
+) -> StaffSheet:
     """Match a header row to the template's columns and refuse a list with no staff."""
     headers = ["" if cell is None else str(cell).strip() for cell in header_cells]
     columns: dict[str, int] = {}
@@ -152,6 +163,7 @@ def sheet_from_table(kind: str, header_cells, rows, estimated: int = 0) -> Staff
         columns=columns,
         ignored_headers=ignored,
         estimated_rows=max(estimated, 0),
+        max_rows=max_rows or MAX_ROWS,
         _row_source=iter(rows),
     )
     if sheet._peek() is None:
@@ -254,7 +266,7 @@ def _check_zip(content: bytes) -> None:
         )
 
 
-def _open_xlsx(content: bytes):
+def _open_xlsx(content: bytes, max_rows: int):
     _check_zip(content)
     import openpyxl
 
@@ -268,12 +280,9 @@ def _open_xlsx(content: bytes):
     try:
         for worksheet in workbook.worksheets:
             declared_rows = worksheet.max_row or 0
-            if declared_rows > MAX_ROWS + 1:
-                raise UnreadableFile(
-                    f"Your file has more than {MAX_ROWS:,} rows of staff "
-                    f"(the sheet “{worksheet.title}” has {declared_rows - 1:,}). "
-                    f"Split it into files of up to {MAX_ROWS:,} rows and upload each one."
-                )
+            if declared_rows > max_rows + 1:
+                detail = f" (the sheet “{worksheet.title}” has {declared_rows - 1:,})"
+                raise UnreadableFile(too_many_rows(max_rows, detail))
             # Declared sizes can be wrong; stream every row and count them ourselves.
             worksheet.reset_dimensions()
             rows = _xlsx_rows(worksheet)

@@ -55,10 +55,14 @@ class _Echo:
         return value
 
 
-def csv_lines(header: Sequence[str], rows: Iterable[Sequence]) -> Iterator[str]:
-    """The lines of a CSV export, the first starting with the byte order mark."""
+def csv_lines(
+    header: Sequence[str], rows: Iterable[Sequence], *, bom: bool = True
+) -> Iterator[str]:
+    """The lines of a CSV export, the first starting with the byte order mark (which Excel
+    needs; ``bom=False`` for a program reading a command's output)."""
     writer = csv.writer(_Echo())
-    yield codecs.BOM_UTF8.decode("utf-8") + writer.writerow([_csv_value(v) for v in header])
+    mark = codecs.BOM_UTF8.decode("utf-8") if bom else ""
+    yield mark + writer.writerow([_csv_value(v) for v in header])
     for row in rows:
         yield writer.writerow([_csv_value(value) for value in row])
 

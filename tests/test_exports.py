@@ -9,6 +9,7 @@ import pytest
 
 from portal.exports import (
     Sheet,
+    csv_lines,
     csv_response,
     neutralise_formula,
     write_csv,
@@ -55,6 +56,12 @@ def test_csv_response_is_utf8_with_bom_and_neutralised():
     assert parsed[0] == ["Name", "First name", "N", "Date", "Yes?", "Blank"]
     assert [row[0] for row in parsed[1:]] == ["'" + text for text in DANGEROUS]
     assert parsed[1][1:] == ["Zoë", "7", "1980-04-03", "Yes", ""]
+
+
+def test_csv_lines_without_the_byte_order_mark_for_programs():
+    lines = list(csv_lines(["row", "reason"], [[2, "=SUM(A1)"]], bom=False))
+    assert lines == ["row,reason\r\n", "2,'=SUM(A1)\r\n"]
+    assert next(csv_lines(["row"], [])).startswith("\ufeffrow")
 
 
 def test_write_csv_to_a_file(tmp_path):

@@ -33,6 +33,10 @@ ALLOWED = {
         "an operator imports a staff list for the employer they name on the command line: no "
         "signed-in user is asking, and it prints only what that employer's own file produced"
     ),
+    ("employers/management/commands/eligibility_preview.py", "Command"): (
+        "an operator previews the rules on a file for the employer they name on the command "
+        "line: no signed-in user is asking, and it prints only outcomes for that file's rows"
+    ),
 }
 
 

@@ -299,6 +299,9 @@ class RuleSetQuerySet(models.QuerySet):
     def published(self) -> "RuleSetQuerySet":
         return self.filter(published_at__isnull=False)
 
+    def drafts(self) -> "RuleSetQuerySet":
+        return self.filter(published_at__isnull=True)
+
     def current(self) -> "RuleSet":
         """The rule set in force: the highest published version."""
         return self.published().order_by("-version").first()

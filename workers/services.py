@@ -90,13 +90,32 @@ _FACT_COLUMNS = (
 )
 
 
-def _facts(row: Sequence) -> Facts:
-    _, job_role, work_setting, employment_type, direct_contact, employer_status = row[:6]
+def facts_for(
+    *,
+    job_role: str,
+    work_setting: str,
+    employment_type: str,
+    direct_contact: bool,
+    employer_approved: bool,
+) -> Facts:
+    """The facts the rules look at, from an employment's details (stored or still in a file):
+    a blank employment type means employed (DESIGN.md section 7)."""
     return Facts(
         job_role=job_role,
         work_setting=work_setting,
         employment_type=employment_type or Employment.EmploymentType.EMPLOYED,
         direct_contact=bool(direct_contact),
+        employer_approved=employer_approved,
+    )
+
+
+def _facts(row: Sequence) -> Facts:
+    _, job_role, work_setting, employment_type, direct_contact, employer_status = row[:6]
+    return facts_for(
+        job_role=job_role,
+        work_setting=work_setting,
+        employment_type=employment_type,
+        direct_contact=direct_contact,
         employer_approved=employer_status == APPROVED_EMPLOYER,
     )
 
@@ -108,10 +127,10 @@ def _snapshot(row: Sequence, facts: Facts) -> dict:
 
 def employment_facts(employment: Employment) -> Facts:
     """The facts the rules look at, read from one employment object."""
-    return Facts(
+    return facts_for(
         job_role=employment.job_role,
         work_setting=employment.work_setting,
-        employment_type=employment.employment_type or Employment.EmploymentType.EMPLOYED,
+        employment_type=employment.employment_type,
         direct_contact=employment.direct_contact,
         employer_approved=employment.employer.status == APPROVED_EMPLOYER,
     )

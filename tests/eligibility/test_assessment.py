@@ -8,21 +8,12 @@ from django.db import IntegrityError, InternalError, transaction
 from employers.models import Employer
 from portal.models import AuditEvent
 from portal.roles import Role
+from tests.eligibility.rule_sets import STRICTER
 from tests.factories import make_user
 from workers import services
 from workers.models import EligibilityDecision, Employment, Reassessment, RuleSet
 
 pytestmark = pytest.mark.django_db
-
-STRICTER = [
-    {"when": {"direct_contact": False}, "outcome": "not_eligible", "reason": "No contact"},
-    {
-        "when": {"work_setting": ["domiciliary_care"]},
-        "outcome": "needs_information",
-        "reason": "Home care: confirm the visits",
-    },
-    {"when": {"direct_contact": True}, "outcome": "eligible", "reason": "In contact"},
-]
 
 
 def current(employment: Employment) -> EligibilityDecision:

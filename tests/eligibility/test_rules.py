@@ -3,18 +3,19 @@ rule language rejects rule sets it cannot evaluate."""
 
 import pytest
 
+from tests.eligibility.rule_sets import (
+    CARE_HOME,
+    EMPLOYER_PENDING,
+    FRONTLINE,
+    NO_CONTACT,
+    OFFICE,
+    OTHER,
+    VOLUNTEER,
+)
 from workers.models import RuleSet
 from workers.rules import NO_RULE_REASON, Facts, RuleError, assess, compile_rules
 
 pytestmark = pytest.mark.django_db
-
-NO_CONTACT = "No close personal contact with people clinically vulnerable to COVID-19"
-OFFICE = "Office role: confirm the close personal contact"
-OTHER = "Role/setting not in the list: describe it"
-VOLUNTEER = "Volunteer: confirm regular close personal contact"
-EMPLOYER_PENDING = "Employer awaiting approval"
-FRONTLINE = "Frontline social care worker in direct contact (cohort 2b)"
-CARE_HOME = "Care home staff (cohort 1)"
 
 
 def facts(**overrides) -> Facts:
