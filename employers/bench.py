@@ -14,7 +14,9 @@ import os
 import random
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
+from itertools import islice
 from unittest import mock
 
 from django.db import connection, transaction
@@ -131,7 +133,6 @@ def ensure_existing_workers(count: int, stdout, seed: int) -> object:
     from employers.models import Employer
     from portal.models import LocalAuthority
     from workers.models import Employment
-    from workers.services import StaffBatch, save_staff_batch
 
     employer, _ = Employer.objects.get_or_create(
         name=EXISTING_EMPLOYER,
@@ -147,48 +148,150 @@ def ensure_existing_workers(count: int, stdout, seed: int) -> object:
         stdout.write(f"{have} existing workers already stored.")
         return employer
     stdout.write(f"Storing {count - have} more existing workers with COPY...")
-    rng = random.Random(seed + have)
-    outcodes = _outward_codes()
     started = time.perf_counter()
-    now = timezone.now()
-    chunk = 50_000
-    serial = 400_000_000 + have
+    people = _existing_people(random.Random(seed + have), 400_000_000 + have, count - have)
+    if connection.vendor == "postgresql":
+        _copy_existing_workers(employer.pk, people)
+    else:
+        _save_existing_workers(employer.pk, people)
+    stdout.write(f"Stored in {time.perf_counter() - started:.1f} s.")
+    return employer
+
+
+def _existing_people(rng: random.Random, first_serial: int, count: int) -> Iterator[dict]:
     from workers.validation import match_key
 
-    while have < count:
+    outcodes = _outward_codes()
+    for serial in range(first_serial, first_serial + count):
+        person = _person(rng, serial, outcodes)
+        person["match_key"] = match_key(
+            person["first_name"],
+            person["last_name"],
+            person["date_of_birth"],
+            person["home_postcode"],
+        )
+        person["serial"] = serial + 1
+        yield person
+
+
+# The existing staff's employment details, as stored (codes, not labels).
+_EXISTING_JOB = ("care_worker", "care_home_older_adults", "employed")
+_FIXTURE_TABLES = ("workers_worker", "workers_employment")
+_FIXTURE_CHUNK = 100_000
+NULL = "\\N"
+
+
+def _copy_existing_workers(employer_id: int, people: Iterator[dict]) -> None:
+    """Workers and their employments in one transaction: the two tables' secondary indexes,
+    unique and foreign key constraints are dropped first and built once at the end, so a
+    million rows are one sequential write each instead of a million index insertions and
+    deferred foreign key checks. DDL is transactional: a failure restores everything."""
+    now = timezone.now().isoformat()
+    job_role, work_setting, employment_type = _EXISTING_JOB
+    worker_columns = "id, first_name, last_name, date_of_birth, nhs_number, home_postcode"
+    worker_columns += ", ethnicity, match_key, created_at, updated_at"
+    employment_columns = "id, worker_id, employer_id, staff_reference, email, mobile, job_role"
+    employment_columns += ", work_setting, employment_type, direct_contact, status, left_at"
+    employment_columns += ", created_at, updated_at, current_decision_id"
+    employment_columns += ", eligibility_decided, eligibility_outcome, information_requested"
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL maintenance_work_mem = '256MB'")
+        # Foreign key checks still pending (an employer made earlier in the same transaction)
+        # would forbid changing the tables' constraints: run them now.
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cursor.execute(f"LOCK TABLE {', '.join(_FIXTURE_TABLES)} IN ACCESS EXCLUSIVE MODE")
+        rebuild = _drop_secondary_indexes(cursor, _FIXTURE_TABLES)
+        while chunk := list(islice(people, _FIXTURE_CHUNK)):
+            worker_ids = _take_ids(cursor, "workers_worker", len(chunk))
+            employment_ids = _take_ids(cursor, "workers_employment", len(chunk))
+            workers, employments = io.StringIO(), io.StringIO()
+            for worker_id, employment_id, person in zip(
+                worker_ids, employment_ids, chunk, strict=True
+            ):
+                serial = person["serial"]
+                nhs = person["nhs_number"] or NULL
+                workers.write(
+                    f"{worker_id}\t{person['first_name']}\t{person['last_name']}\t"
+                    f"{person['date_of_birth'].isoformat()}\t{nhs}\t"
+                    f"{person['home_postcode']}\tZ\t{person['match_key']}\t{now}\t{now}\n"
+                )
+                employments.write(
+                    f"{employment_id}\t{worker_id}\t{employer_id}\tEX{serial}\t"
+                    f"existing{serial}@example.org\t\t{job_role}\t{work_setting}\t"
+                    f"{employment_type}\tt\tactive\t{NULL}\t{now}\t{now}\t{NULL}\tf\t\tf\n"
+                )
+            for table, columns, buffer in (
+                ("workers_worker", worker_columns, workers),
+                ("workers_employment", employment_columns, employments),
+            ):
+                buffer.seek(0)
+                cursor.cursor.copy_expert(f"COPY {table} ({columns}) FROM STDIN", buffer)
+        for statement in rebuild:
+            cursor.execute(statement)
+        cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+    with connection.cursor() as cursor:
+        for table in _FIXTURE_TABLES:
+            cursor.execute(f"ANALYZE {table}")
+
+
+def _take_ids(cursor, table: str, count: int) -> list[int]:
+    cursor.execute(
+        "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+        [table, count],
+    )
+    return [row[0] for row in cursor.fetchall()]
+
+
+def _drop_secondary_indexes(cursor, tables: tuple[str, ...]) -> list[str]:
+    """Drop every index, unique and foreign key constraint of ``tables`` but the primary
+    keys (which other tables' foreign keys need); return the statements that rebuild them."""
+    rebuild_indexes, rebuild_constraints = [], []
+    for table in tables:
+        cursor.execute(
+            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+            "WHERE conrelid = %s::regclass AND contype IN ('u', 'f') ORDER BY contype DESC",
+            [table],
+        )
+        for name, definition in cursor.fetchall():
+            cursor.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
+            rebuild_constraints.append(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
+        cursor.execute(
+            "SELECT indexrelid::regclass::text, pg_get_indexdef(indexrelid) FROM pg_index "
+            "WHERE indrelid = %s::regclass AND NOT indisprimary",
+            [table],
+        )
+        for name, definition in cursor.fetchall():
+            cursor.execute(f"DROP INDEX {name}")
+            rebuild_indexes.append(definition)
+    # Unique constraints before foreign keys: a foreign key may need a referenced key's index.
+    return rebuild_indexes + sorted(rebuild_constraints, key=lambda s: "FOREIGN KEY" in s)
+
+
+def _save_existing_workers(employer_id: int, people: Iterator[dict]) -> None:
+    """The same rows through the import's own batch writer (databases without COPY)."""
+    from workers.services import StaffBatch, save_staff_batch
+
+    job_role, work_setting, employment_type = _EXISTING_JOB
+    now = timezone.now()
+    while chunk := list(islice(people, 10_000)):
         batch = StaffBatch()
-        while len(batch.new_workers) < min(chunk, count - have):
-            person = _person(rng, serial, outcodes)
-            serial += 1
-            person["ethnicity"] = "Z"
-            person["match_key"] = match_key(
-                person["first_name"],
-                person["last_name"],
-                person["date_of_birth"],
-                person["home_postcode"],
-            )
+        for person in chunk:
+            serial = person.pop("serial")
             batch.new_employments.append(
                 {
                     "new_worker": len(batch.new_workers),
                     "staff_reference": f"EX{serial}",
                     "email": f"existing{serial}@example.org",
                     "mobile": "",
-                    "job_role": "care_worker",
-                    "work_setting": "care_home_older_adults",
-                    "employment_type": "employed",
+                    "job_role": job_role,
+                    "work_setting": work_setting,
+                    "employment_type": employment_type,
                     "direct_contact": True,
                 }
             )
-            batch.new_workers.append(person)
+            batch.new_workers.append({**person, "ethnicity": "Z"})
         with transaction.atomic():
-            save_staff_batch(employer_id=employer.pk, batch=batch, now=now)
-        have += len(batch.new_workers)
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("ANALYZE workers_worker")
-            cursor.execute("ANALYZE workers_employment")
-    stdout.write(f"Stored in {time.perf_counter() - started:.1f} s.")
-    return employer
+            save_staff_batch(employer_id=employer_id, batch=batch, now=now)
 
 
 def staff_list(rows: int, existing_employer, run_number: int, seed: int) -> bytes:

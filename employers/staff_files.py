@@ -230,7 +230,8 @@ def _open_csv(content: bytes):
     header = _first_non_empty(rows)
     if header is None:
         raise UnreadableFile("The file is empty. Add your staff to the template and upload it.")
-    estimated = text.count("\n") - 1
+    # Lines after the header; the last line may lack its newline.
+    estimated = text.count("\n") - 1 + (not text.endswith("\n"))
     return "csv", header, rows, estimated
 
 

@@ -203,3 +203,9 @@ def test_header_matching_ignores_case_spacing_and_aliases(postgres, employer):
     header += ["Role", "Setting", "Contract", "Direct contact", "Staff ID", "Ethnic group"]
     upload = check(employer, csv_bytes([person(1)], header=header))
     assert (upload.error_count, upload.new_count, upload.warnings) == (0, 1, [])
+
+
+def test_row_estimate_for_the_progress_bar_counts_a_last_line_without_newline(postgres, employer):
+    content = csv_bytes([person(1), person(2)])
+    assert open_staff_file(content).estimated_rows == 2
+    assert open_staff_file(content.rstrip(b"\r\n")).estimated_rows == 2
