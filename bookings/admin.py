@@ -1,11 +1,13 @@
 """Admin for sites (placed by postcode on save, changes audited), sessions, routing policies,
-routes, and (read only: they change through services) campaigns and invitations."""
+routes, and (read only: they change through services and the outbox) campaigns, invitations
+and the messages sent."""
 
 from django.contrib import admin
 
 from bookings.models import (
     Campaign,
     Invitation,
+    Message,
     Route,
     RoutingPolicy,
     Session,
@@ -14,6 +16,7 @@ from bookings.models import (
     VaccinationSite,
 )
 from portal import audit
+from portal.admin import RecordAdmin
 
 
 class SiteStaffInline(admin.TabularInline):
@@ -109,3 +112,12 @@ class InvitationAdmin(ReadOnlyAdmin):
     list_filter = ["status", "channel"]
     raw_id_fields = ["worker", "employment", "site", "campaign", "superseded_by"]
     list_select_related = ["worker", "site"]
+
+
+@admin.register(Message)
+class MessageAdmin(RecordAdmin):
+    list_display = ["pk", "channel", "template", "recipient", "status", "attempts", "created_at"]
+    list_filter = ["status", "channel", "template", "provider"]
+    search_fields = ["recipient", "provider_reference"]
+    raw_id_fields = ["worker", "fallback_of"]
+    date_hierarchy = "created_at"

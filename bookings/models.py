@@ -1,8 +1,10 @@
 """Vaccination sites, their staff, sessions and slots (capacity), the routing policy of each
-local authority and the route chosen for each worker."""
+local authority and the route chosen for each worker, invitations and their campaigns, and the
+messages sent (the outbox's rows)."""
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -532,3 +534,98 @@ class InvitationLink(models.Model):
 
     def __str__(self) -> str:
         return f"Link {self.pk} of invitation {self.invitation_id}"
+
+
+class MessageQuerySet(models.QuerySet):
+    """Messages are person-level: administrators and national NHS team members see all, a
+    regional NHS team member their region's, a local lead those to workers employed in their
+    authority. A message to nobody in particular (no worker) is seen nationally only."""
+
+    def visible_to(self, user) -> "MessageQuerySet":
+        from workers.models import Employment
+
+        if not user.is_authenticated or not user.is_active:
+            return self.none()
+        if is_administrator(user):
+            return self.all()
+        if user.role == Role.NHS_TEAM:
+            if not user.region_code:
+                return self.all()
+            employed = Q(employer__local_authority__region_code=user.region_code)
+        elif user.role == Role.LOCAL_LEAD:
+            employed = Q(employer__local_authority_id=user.local_authority_id)
+        else:
+            return self.none()
+        employments = Employment.objects.filter(employed, worker_id=models.OuterRef("worker_id"))
+        return self.filter(models.Exists(employments))
+
+
+class Message(models.Model):
+    """One email or text message, written in the transaction that decided to send it and sent
+    after commit by the outbox (bookings.outbox); the row is the record of the send.
+
+    pending → sending (claimed under a lease) → sent → delivered | failed; or cancelled.
+    docs/decisions/0007-outbox-and-exactly-once.md explains the states."""
+
+    class Channel(models.TextChoices):
+        EMAIL = "email", "Email"
+        SMS = "sms", "Text message"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting to send"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        DELIVERED = "delivered", "Delivered"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    channel = models.CharField(max_length=5, choices=Channel.choices)
+    # The name of the message template: bookings/templates/bookings/messages/<template>.*
+    template = models.CharField(max_length=60)
+    # An email address or a mobile number in E.164 form.
+    recipient = models.CharField(max_length=254)
+    # Personalisation stored with the message; secrets are added at send time only.
+    context = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
+    worker = models.ForeignKey(
+        "workers.Worker", null=True, blank=True, on_delete=models.CASCADE, related_name="messages"
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    provider = models.CharField(max_length=20, blank=True)
+    provider_reference = models.CharField(max_length=200, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    error = models.TextField(blank=True)
+    # Where a permanently failed email is followed by a text message, if anywhere.
+    fallback_mobile = models.CharField(max_length=20, blank=True)
+    fallback_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="fallbacks"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    # When a send task was last put on the queue for it (or when a retry falls due).
+    queued_at = models.DateTimeField(default=timezone.now)
+    # The current claim: who holds it and since when (the lease runs from claimed_at).
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    claimed_by = models.CharField(max_length=80, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    objects = MessageQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [
+            # The sweep looks only at unfinished rows: two small partial indexes.
+            models.Index(
+                fields=["queued_at"],
+                condition=Q(status="pending"),
+                name="message_pending_by_queued",
+            ),
+            models.Index(
+                fields=["claimed_at"],
+                condition=Q(status="sending"),
+                name="message_sending_by_claimed",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_channel_display()} {self.template} to {self.recipient} ({self.status})"

@@ -2,17 +2,22 @@
 their capacity, the site calendar, and the local lead's routing policy and unrouted workers."""
 
 import datetime
+import hmac
+import json
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
+from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from bookings import routing, services, tasks
+from bookings import outbox, routing, services, tasks
 from bookings.forms import (
     CancelSessionForm,
     CapacityForm,
@@ -292,3 +297,25 @@ def route_area(request):
         request, "We are routing the workers in your area. Refresh this page in a minute."
     )
     return redirect("bookings:unrouted_workers")
+
+
+@csrf_exempt
+@require_POST
+def notify_delivery_receipt(request):
+    """GOV.UK Notify's delivery receipt callback: ``Authorization: Bearer <token>`` with the
+    token set in Notify and in NOTIFY_CALLBACK_TOKEN. Receipts are idempotent."""
+    expected = settings.NOTIFY_CALLBACK_TOKEN
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        response = JsonResponse({"error": "A bearer token is required."}, status=401)
+        response["WWW-Authenticate"] = "Bearer"
+        return response
+    if not expected or not hmac.compare_digest(token.strip().encode(), expected.encode()):
+        return JsonResponse({"error": "The token is not valid."}, status=403)
+    try:
+        receipt = json.loads(request.body)
+    except (ValueError, UnicodeDecodeError):
+        receipt = None
+    if not isinstance(receipt, dict) or not receipt.get("status"):
+        return JsonResponse({"error": "Expected a JSON delivery receipt."}, status=400)
+    return JsonResponse({"result": outbox.record_delivery_receipt(receipt)})

@@ -34,6 +34,19 @@ class RoleScopeMixin:
         return cleaned
 
 
+class RecordAdmin(admin.ModelAdmin):
+    """Admin for records the code alone writes (the audit trail, messages): view only."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 class UserCreationAdminForm(RoleScopeMixin, AdminUserCreationForm):
     class Meta:
         model = User
@@ -105,7 +118,7 @@ class ColleagueInvitationAdmin(admin.ModelAdmin):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(RecordAdmin):
     """Administrators read and filter the audit log; nobody edits or deletes it."""
 
     list_display = ["at", "actor_label", "verb", "object_type", "object_id", "ip_address"]
@@ -118,15 +131,6 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def has_module_permission(self, request):
         return self.has_view_permission(request)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def changelist_view(self, request, extra_context=None):
         audit.record(

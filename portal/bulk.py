@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import datetime
 import io
+import json
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
 
 
@@ -41,6 +43,9 @@ def insert_rows(model, columns: list[str], rows: list[dict]) -> list[int]:
             cells = [str(pk)]
             for name in columns:
                 value = values.get(name)
+                if isinstance(value, dict | list):  # JSON: not hashable, rarely repeated
+                    cells.append(_copy_value(value))
+                    continue
                 # Repeated values (dates, codes, timestamps) are rendered once per batch; the
                 # type is part of the key because True == 1 in Python.
                 key = (value.__class__, value)
@@ -83,6 +88,8 @@ def _copy_value(value) -> str:
         return "t" if value else "f"
     if isinstance(value, datetime.datetime | datetime.date):
         return value.isoformat()
+    if isinstance(value, dict | list):  # a JSON field's value
+        return json.dumps(value, cls=DjangoJSONEncoder).translate(_COPY_ESCAPES)
     return str(value).translate(_COPY_ESCAPES)
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import environ
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -249,6 +250,70 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Carevax <noreply@car
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 NOTIFY_API_KEY = env.str("NOTIFY_API_KEY", default="")
 NOTIFY_BASE_URL = env.str("NOTIFY_BASE_URL", default="https://api.notifications.service.gov.uk")
+# Notify sends what we render: one generic template per channel whose whole content is
+# ((subject)) and ((body)) for email, ((body)) for text messages.
+NOTIFY_EMAIL_TEMPLATE_ID = env.str("NOTIFY_EMAIL_TEMPLATE_ID", default="")
+NOTIFY_SMS_TEMPLATE_ID = env.str("NOTIFY_SMS_TEMPLATE_ID", default="")
+# Which channels go through Notify when it is on; email may stay on EMAIL_URL's server.
+NOTIFY_CHANNELS = env.list("NOTIFY_CHANNELS", default=["email", "sms"])
+NOTIFY_TIMEOUT = env.int("NOTIFY_TIMEOUT", default=20)
+# The bearer token Notify sends with delivery receipts (set the same value in Notify's
+# callback settings); empty turns the receipt endpoint away.
+NOTIFY_CALLBACK_TOKEN = env.str("NOTIFY_CALLBACK_TOKEN", default="")
+if NOTIFY_API_KEY:
+    for _name in ["NOTIFY_EMAIL_TEMPLATE_ID", "NOTIFY_SMS_TEMPLATE_ID"] + (
+        [] if DEBUG else ["NOTIFY_CALLBACK_TOKEN"]
+    ):
+        if not vars()[_name]:
+            raise ImproperlyConfigured(
+                f"NOTIFY_API_KEY is set, so {_name} is required too (see README.md, "
+                "'Configuration')."
+            )
+    if set(NOTIFY_CHANNELS) - {"email", "sms"}:
+        raise ImproperlyConfigured("NOTIFY_CHANNELS may name only email and sms.")
+# Without Notify, text messages go to files under var/sms (or the console) in development;
+# with DEBUG off there is no such fallback and text messages are marked failed, saying why.
+SMS_BACKEND = env.str("SMS_BACKEND", default="file" if DEBUG else "")
+if SMS_BACKEND not in {"", "file", "console"}:
+    raise ImproperlyConfigured("SMS_BACKEND must be file, console or empty.")
+SMS_FILE_PATH = str(VAR_DIR / "sms")
+
+
+def _rate_limits(text: str) -> dict[str, float | None]:
+    """Parse ``email=50/s,sms=10/m`` into messages per second per channel (None: no limit)."""
+    limits: dict[str, float | None] = {"email": None, "sms": None}
+    for part in filter(None, (piece.strip() for piece in text.split(","))):
+        channel, _, rate = part.partition("=")
+        count, _, unit = rate.strip().partition("/")
+        per = {"s": 1, "m": 60, "h": 3600}.get(unit.strip() or "s")
+        if channel.strip() not in limits or per is None or not count.strip().isdigit():
+            raise ImproperlyConfigured(
+                f"MESSAGE_RATE_LIMITS: cannot read {part!r}; write e.g. email=50/s,sms=10/s "
+                "(0 means no limit)."
+            )
+        limits[channel.strip()] = int(count) / per or None
+    return limits
+
+
+# Messages per second per channel, shared by every worker (a token bucket in Redis).
+MESSAGE_RATE_LIMITS = _rate_limits(env.str("MESSAGE_RATE_LIMITS", default="email=50/s,sms=50/s"))
+# Ids per send task; a killed worker's claimed chunk waits for its lease to run out.
+MESSAGE_TASK_CHUNK = env.int("MESSAGE_TASK_CHUNK", default=50)
+MESSAGE_MAX_ATTEMPTS = env.int("MESSAGE_MAX_ATTEMPTS", default=5)
+# The first retry waits this long, each next one twice as long (at most an hour).
+MESSAGE_RETRY_SECONDS = env.int("MESSAGE_RETRY_SECONDS", default=30)
+# A claim older than this belongs to a worker presumed dead; the sweep takes it back.
+MESSAGE_LEASE_SECONDS = env.int("MESSAGE_LEASE_SECONDS", default=300)
+# A message still waiting this long after it was queued is queued again by the sweep.
+MESSAGE_REQUEUE_SECONDS = env.int("MESSAGE_REQUEUE_SECONDS", default=60)
+MESSAGE_SWEEP_SECONDS = env.int("MESSAGE_SWEEP_SECONDS", default=60)
+if MESSAGE_LEASE_SECONDS <= 2 * NOTIFY_TIMEOUT:
+    raise ImproperlyConfigured(
+        "MESSAGE_LEASE_SECONDS must be more than twice NOTIFY_TIMEOUT, so a claim cannot run "
+        "out while a request to Notify is still open."
+    )
+# Extra folders searched first for message templates (tests use their own).
+MESSAGE_TEMPLATE_DIRS: list[str] = []
 
 # --- Celery -------------------------------------------------------------------------------
 if REDIS_URL:
@@ -274,10 +339,18 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# Messages wait in a queue per channel, so a slow channel never holds up another; a worker
+# started without -Q takes every queue listed here.
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_QUEUES = [Queue("celery"), Queue("outbox.email"), Queue("outbox.sms")]
 CELERY_BEAT_SCHEDULE = {
     "clear-expired-colleague-invitations": {
         "task": "portal.tasks.expire_colleague_invitations",
         "schedule": crontab(minute=15, hour=3),
+    },
+    "sweep-message-outbox": {
+        "task": "bookings.tasks.sweep_messages",
+        "schedule": timedelta(seconds=MESSAGE_SWEEP_SECONDS),
     },
 }
 # A worker counts as live while its heartbeat is younger than this.

@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
+from bookings import views as bookings_views
 from portal import views
 
 admin.site.site_header = "Carevax administration"
@@ -21,6 +22,11 @@ urlpatterns = [
     path("employers/", include("employers.urls")),
     path("workers/", include("workers.urls")),
     path("sites/", include("bookings.urls")),
+    path(
+        "notify/delivery-receipts/",
+        bookings_views.notify_delivery_receipt,
+        name="notify_delivery_receipt",
+    ),
     path("api/v1/", include("portal.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-docs"),
     path("admin/", admin.site.urls),

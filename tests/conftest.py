@@ -4,6 +4,7 @@ A test that needs PostgreSQL, Redis or Chromium skips on a laptop without them, 
 CI=true a missing service fails the run instead of skipping silently.
 """
 
+import contextlib
 import os
 import shutil
 import signal
@@ -130,16 +131,28 @@ def poll(fetch, until, *, deadline_seconds: float = 90):
 
 
 class CeleryWorker:
-    """A `celery -A portal worker` subprocess with its own name and log file."""
+    """A `celery -A portal worker` subprocess with its own name and log file.
 
-    def __init__(self, tmp_path: Path, **environment: str | None):
+    ``options`` replace the default single-process pool (``--pool=solo``); with
+    ``own_process_group`` the worker leads a process group of its own, so the test can kill
+    it together with its pool's child processes (``kill_process_group``)."""
+
+    def __init__(
+        self,
+        tmp_path: Path,
+        *,
+        options: tuple[str, ...] = ("--pool=solo",),
+        own_process_group: bool = False,
+        **environment: str | None,
+    ):
         self.name = f"healthtest-{uuid.uuid4().hex[:8]}@{socket.gethostname()}"
         env = {**os.environ, "DEBUG": "true", "WORKER_HEARTBEAT_INTERVAL": "1"}
         env.update({key: value for key, value in environment.items() if value is not None})
         for key, value in environment.items():
             if value is None:
                 env.pop(key, None)
-        self.log = tmp_path / "worker.log"
+        self.log = tmp_path / f"worker-{self.name.partition('@')[0]}.log"
+        self.own_process_group = own_process_group
         self.process = subprocess.Popen(
             [
                 sys.executable,
@@ -148,7 +161,7 @@ class CeleryWorker:
                 "-A",
                 "portal",
                 "worker",
-                "--pool=solo",
+                *options,
                 "--loglevel=INFO",
                 "--without-gossip",
                 "--without-mingle",
@@ -159,12 +172,22 @@ class CeleryWorker:
             env=env,
             stdout=self.log.open("w"),
             stderr=subprocess.STDOUT,
+            start_new_session=own_process_group,
         )
 
     def output(self) -> str:
         return self.log.read_text() if self.log.exists() else ""
 
+    def kill_process_group(self) -> None:
+        """SIGKILL the worker and every process of its group, as a crash or an OOM kill would."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=30)
+
     def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.own_process_group and sig == signal.SIGKILL:
+            self.kill_process_group()
+            return
         if self.process.poll() is None:
             self.process.send_signal(sig)
             try:
@@ -180,7 +203,8 @@ def start_worker(tmp_path):
     started = []
 
     def start(**environment):
-        worker = CeleryWorker(tmp_path, VAR_DIR=str(tmp_path / "var"), **environment)
+        environment.setdefault("VAR_DIR", str(tmp_path / "var"))
+        worker = CeleryWorker(tmp_path, **environment)
         started.append(worker)
         return worker
 
