@@ -13,6 +13,7 @@ import logging
 import os
 import re
 import smtplib
+import socket
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -163,6 +164,9 @@ class EmailBackendChannel(Channel):
         try:
             if self.backend.connection is None:
                 self.backend.open()
+                # The body and the final "." are two writes: without this, Nagle's algorithm
+                # holds the "." back until the server's delayed acknowledgement (40 ms).
+                self.backend.connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             smtp = self.backend.connection
             smtp.ehlo_or_helo_if_needed()
             for stage, command, argument, accepted in (

@@ -312,8 +312,8 @@ if MESSAGE_LEASE_SECONDS <= 2 * NOTIFY_TIMEOUT:
         "MESSAGE_LEASE_SECONDS must be more than twice NOTIFY_TIMEOUT, so a claim cannot run "
         "out while a request to Notify is still open."
     )
-# Extra folders searched first for message templates (tests use their own).
-MESSAGE_TEMPLATE_DIRS: list[str] = []
+# Extra folders searched before bookings/templates for message templates (tests use their own).
+MESSAGE_TEMPLATE_DIRS = env.list("MESSAGE_TEMPLATE_DIRS", default=[])
 
 # --- Celery -------------------------------------------------------------------------------
 if REDIS_URL:

@@ -21,6 +21,9 @@ from portal.models import AuditEvent
 from tests.factories import EmploymentFactory
 
 S = Message.Status
+# Other processes (threads here) must see committed rows; serialized_rollback puts the
+# migrated reference data back for the tests that follow.
+shared_database = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 
 @pytest.fixture
@@ -102,7 +105,7 @@ def test_send_tasks_are_chunked_onto_per_channel_queues(
     ]
 
 
-@pytest.mark.django_db(transaction=True)
+@shared_database
 def test_a_rolled_back_decision_sends_nothing(postgres, enqueued):
     with pytest.raises(RuntimeError), transaction.atomic():
         queue_messages([email()])
@@ -111,7 +114,7 @@ def test_a_rolled_back_decision_sends_nothing(postgres, enqueued):
     assert enqueued == []
 
 
-@pytest.mark.django_db(transaction=True)
+@shared_database
 def test_queueing_outside_a_transaction_is_refused(postgres, enqueued):
     with pytest.raises(transaction.TransactionManagementError):
         queue_messages([email()])
@@ -171,7 +174,7 @@ def test_a_task_run_twice_sends_once(postgres, django_capture_on_commit_callback
     assert mail.outbox[0].extra_headers["Message-ID"] == rows(ids)[0].provider_reference
 
 
-@pytest.mark.django_db(transaction=True)
+@shared_database
 def test_two_workers_on_the_same_ids_send_each_message_once(postgres, smtp_email, enqueued):
     with transaction.atomic():
         ids = queue_messages([email(f"p{n}@example.org") for n in range(40)])
