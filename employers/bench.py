@@ -128,6 +128,33 @@ def _count_queries():
         yield counted
 
 
+def _database_cpu_clock():
+    """A function giving the CPU seconds used so far by the PostgreSQL server process behind
+    this connection, read from /proc; it gives None when that process is not on this
+    machine (or the database is not PostgreSQL)."""
+    if connection.vendor != "postgresql":
+        return lambda: None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    ticks = os.sysconf("SC_CLK_TCK")
+
+    def seconds() -> float | None:
+        try:
+            with open(f"/proc/{pid}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        # utime and stime, the 14th and 15th fields (the split starts at the 3rd).
+        return (int(fields[11]) + int(fields[12])) / ticks
+
+    return seconds
+
+
+def _difference(end: float | None, start: float | None) -> float | None:
+    return None if end is None or start is None else round(end - start, 3)
+
+
 def ensure_existing_workers(count: int, stdout, seed: int) -> object:
     """The marked employer whose staff are the stored workers; built with COPY if short."""
     from employers.models import Employer
@@ -186,6 +213,8 @@ def _copy_existing_workers(employer_id: int, people: Iterator[dict]) -> None:
     unique and foreign key constraints are dropped first and built once at the end, so a
     million rows are one sequential write each instead of a million index insertions and
     deferred foreign key checks. DDL is transactional: a failure restores everything."""
+    from portal.bulk import take_ids
+
     now = timezone.now().isoformat()
     job_role, work_setting, employment_type = _EXISTING_JOB
     worker_columns = "id, first_name, last_name, date_of_birth, nhs_number, home_postcode"
@@ -202,8 +231,8 @@ def _copy_existing_workers(employer_id: int, people: Iterator[dict]) -> None:
         cursor.execute(f"LOCK TABLE {', '.join(_FIXTURE_TABLES)} IN ACCESS EXCLUSIVE MODE")
         rebuild = _drop_secondary_indexes(cursor, _FIXTURE_TABLES)
         while chunk := list(islice(people, _FIXTURE_CHUNK)):
-            worker_ids = _take_ids(cursor, "workers_worker", len(chunk))
-            employment_ids = _take_ids(cursor, "workers_employment", len(chunk))
+            worker_ids = take_ids(cursor, "workers_worker", len(chunk))
+            employment_ids = take_ids(cursor, "workers_employment", len(chunk))
             workers, employments = io.StringIO(), io.StringIO()
             for worker_id, employment_id, person in zip(
                 worker_ids, employment_ids, chunk, strict=True
@@ -232,14 +261,6 @@ def _copy_existing_workers(employer_id: int, people: Iterator[dict]) -> None:
     with connection.cursor() as cursor:
         for table in _FIXTURE_TABLES:
             cursor.execute(f"ANALYZE {table}")
-
-
-def _take_ids(cursor, table: str, count: int) -> list[int]:
-    cursor.execute(
-        "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-        [table, count],
-    )
-    return [row[0] for row in cursor.fetchall()]
 
 
 def _drop_secondary_indexes(cursor, tables: tuple[str, ...]) -> list[str]:
@@ -303,11 +324,14 @@ def staff_list(rows: int, existing_employer, run_number: int, seed: int) -> byte
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(HEADER)
+    # Each run takes its known people from a fresh slice of the stored workers, so earlier
+    # runs (which gave those people a second employment) do not change what a run measures.
+    first = (run_number - 1) * (rows // 5)
     known = list(
         Worker.objects.filter(employments__employer=existing_employer)
         .order_by("id")
         .values(*["first_name", "last_name", "date_of_birth", "nhs_number", "home_postcode"])[
-            : rows // 5
+            first : first + rows // 5
         ]
     )
     new_serial = 600_000_000 + run_number * rows * 2
@@ -416,9 +440,12 @@ def run(options: dict, stdout) -> dict:
     stdout.write(f"Staff list of {rows} rows, {len(content) / 2**20:.1f} MB.")
     highest_worker = Worker.objects.order_by("-id").values_list("id", flat=True).first() or 0
 
+    database_cpu = _database_cpu_clock()
+    load_before = os.getloadavg()[0]
     with _peak_rss() as memory, _count_queries() as counted:
         started = time.perf_counter()
         cpu_started = time.process_time()
+        db_started = database_cpu()
         upload = create_upload(
             user=None,
             employer=employer,
@@ -430,10 +457,13 @@ def run(options: dict, stdout) -> dict:
         upload = validate_upload(upload.pk)
         checked = time.perf_counter()
         cpu_checked = time.process_time()
+        db_checked = database_cpu()
         validate_queries = counted["queries"]
         upload = commit_staff_upload(user=None, upload=upload)
         finished = time.perf_counter()
         cpu_finished = time.process_time()
+        db_finished = database_cpu()
+    load_after = os.getloadavg()[0]
     if upload.status != StaffUpload.Status.IMPORTED or upload.error_count:
         raise RuntimeError(
             f"The benchmark upload did not import: {upload.error_count} rows with errors, "
@@ -458,6 +488,13 @@ def run(options: dict, stdout) -> dict:
         # leaving out waiting for the database and for other processes.
         "validate_cpu_seconds": round(cpu_checked - cpu_started, 3),
         "commit_cpu_seconds": round(cpu_finished - cpu_checked, 3),
+        # CPU time of the database server process serving this run (when it is on this
+        # machine): the other half of the work, which the process's own figure leaves out.
+        "validate_database_cpu_seconds": _difference(db_checked, db_started),
+        "commit_database_cpu_seconds": _difference(db_finished, db_checked),
+        # How busy the machine was (1-minute load average, before and after; 2 cores here).
+        "load_average": [round(load_before, 2), round(load_after, 2)],
+        "cpu_count": os.cpu_count(),
         "peak_memory_mb": round(memory["peak_mb"], 1),
         "queries": counted["queries"],
         "validate_queries": validate_queries,

@@ -5,9 +5,11 @@ so the number of queries grows with batches, never with rows (docs/decisions/000
 from __future__ import annotations
 
 import datetime
+import functools
 import hashlib
 import json
 import logging
+import operator
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -25,13 +27,13 @@ from employers.models import (
     StaffUploadError,
     StaffUploadFile,
 )
-from employers.resources import ReferenceValueWidget, StaffResource
+from employers.resources import DateOfBirthWidget, ReferenceValueWidget, StaffResource
 from employers.staff_files import UnreadableFile, cell_text, open_staff_file, sheet_from_table
 from portal import audit
 from portal.bulk import insert_rows
 from workers.models import Employment, Worker
 from workers.services import (
-    EMPLOYMENT_WRITE_FIELDS,
+    NEW_EMPLOYMENT_FIELDS,
     WORKER_WRITE_FIELDS,
     StaffBatch,
     save_staff_batch,
@@ -48,9 +50,10 @@ WORKER_IDENTITY_LOCK = 0x43565857
 
 WORKER_FIELDS = WORKER_WRITE_FIELDS
 # What a staff list row gives an employment (status and left date are the import's to set).
-EMPLOYMENT_FIELDS = [name for name in EMPLOYMENT_WRITE_FIELDS if name not in ("status", "left_at")]
+EMPLOYMENT_FIELDS = NEW_EMPLOYMENT_FIELDS
 ROW_FIELDS = [*WORKER_FIELDS, *EMPLOYMENT_FIELDS]
 MEMO_COLUMNS = [
+    "first_name",
     "date_of_birth",
     "home_postcode",
     "job_role",
@@ -107,10 +110,16 @@ class StaffRow:
         return row
 
     def worker_values(self) -> dict:
-        return {name: getattr(self, name) for name in WORKER_FIELDS}
+        return dict(zip(WORKER_FIELDS, _worker_getter(self), strict=True))
 
-    def employment_values(self) -> dict:
-        return {name: getattr(self, name) for name in EMPLOYMENT_FIELDS}
+    def employment_values(self, **extra) -> dict:
+        values = dict(zip(EMPLOYMENT_FIELDS, _employment_getter(self), strict=True))
+        values.update(extra)
+        return values
+
+
+_worker_getter = operator.attrgetter(*WORKER_FIELDS)
+_employment_getter = operator.attrgetter(*EMPLOYMENT_FIELDS)
 
 
 @dataclass(slots=True)
@@ -159,54 +168,67 @@ class RowChecker:
 
     def __init__(self, resource: StaffResource | None = None):
         resource = resource or StaffResource()
+        # Ages are worked out against one date for the whole file.
+        today = timezone.localdate()
         self.fields = []
         for name, resource_field in resource.fields.items():
             column = COLUMNS_BY_KEY[name]
-            blank = None
-            if isinstance(resource_field.widget, ReferenceValueWidget):
-                blank = resource_field.widget.blank()
-            self.fields.append((name, column.header, column.required, resource_field.widget, blank))
-        # Columns whose values repeat down a list are checked once per distinct value.
-        self.memos: dict[str, dict] = {name: {} for name in MEMO_COLUMNS}
+            widget = resource_field.widget
+            blank = widget.blank() if isinstance(widget, ReferenceValueWidget) else None
+            clean_cell = widget.clean
+            if isinstance(widget, DateOfBirthWidget):
+                clean_cell = functools.partial(widget.clean, today=today)
+            self.fields.append(
+                (
+                    name,
+                    column.header,
+                    f"Enter the {column.header.lower()}" if column.required else None,
+                    clean_cell,
+                    "" if blank is None else blank,
+                    # Texts that repeat down a list are checked once per distinct text.
+                    {} if name in MEMO_COLUMNS else None,
+                )
+            )
+        self.one_of = []
+        for group in REQUIRED_ONE_OF:
+            headers = " or ".join(COLUMNS_BY_KEY[name].header.lower() for name in group)
+            self.one_of.append(
+                (
+                    group,
+                    COLUMNS_BY_KEY[group[0]].header,
+                    f"Enter an {headers}, so we can send the invitation",
+                )
+            )
 
     def check(self, row_number: int, values: dict) -> tuple[StaffRow | None, list[Problem]]:
         clean: dict = {}
         problems: list[Problem] = []
-        for name, header, required, widget, blank in self.fields:
+        for name, header, missing, clean_cell, blank, memo in self.fields:
             raw = values.get(name)
             if raw is None:
-                if required:
-                    problems.append(Problem(row_number, header, "", f"Enter the {header.lower()}"))
-                clean[name] = blank if blank is not None else ""
+                if missing:
+                    problems.append(Problem(row_number, header, "", missing))
+                clean[name] = blank
                 continue
-            memo = self.memos.get(name)
-            if memo is None:
+            if memo is None or raw.__class__ is not str:
                 try:
-                    clean[name] = widget.clean(raw)
+                    clean[name] = clean_cell(raw)
                 except ValueError as exc:
                     problems.append(Problem(row_number, header, cell_text(raw), str(exc)))
                 continue
             known = memo.get(raw)
             if known is None:
                 try:
-                    known = memo[raw] = (True, widget.clean(raw))
+                    known = memo[raw] = (True, clean_cell(raw))
                 except ValueError as exc:
                     known = memo[raw] = (False, str(exc))
             if known[0]:
                 clean[name] = known[1]
             else:
-                problems.append(Problem(row_number, header, cell_text(raw), known[1]))
-        for group in REQUIRED_ONE_OF:
+                problems.append(Problem(row_number, header, raw, known[1]))
+        for group, header, message in self.one_of:
             if not any(values.get(name) is not None for name in group):
-                headers = " or ".join(COLUMNS_BY_KEY[name].header.lower() for name in group)
-                problems.append(
-                    Problem(
-                        row_number,
-                        COLUMNS_BY_KEY[group[0]].header,
-                        "",
-                        f"Enter an {headers}, so we can send the invitation",
-                    )
-                )
+                problems.append(Problem(row_number, header, "", message))
         if problems:
             return None, problems
         row = StaffRow(
@@ -315,7 +337,12 @@ def match_batch(
     by_nhs: dict[str, int] = {}
     nhs_numbers = {row.nhs_number for row in rows if row.nhs_number}
     if nhs_numbers:
-        for values in Worker.objects.filter(nhs_number__in=nhs_numbers).values(*_WORKER_COLUMNS):
+        # No order_by(): the model's default ordering would sort every batch for nothing.
+        for values in (
+            Worker.objects.filter(nhs_number__any_of=nhs_numbers)
+            .order_by()
+            .values(*_WORKER_COLUMNS)
+        ):
             workers[values["id"]] = values
             by_nhs[values["nhs_number"]] = values["id"]
 
@@ -332,7 +359,7 @@ def match_batch(
     by_reference: dict[str, int] = {}
     if references:
         for reference, worker_id in (
-            Employment.objects.filter(employer_id=employer_id, staff_reference__in=references)
+            Employment.objects.filter(employer_id=employer_id, staff_reference__any_of=references)
             .order_by("-id")
             .values_list("staff_reference", "worker_id")
         ):
@@ -346,7 +373,7 @@ def match_batch(
     by_key: dict[str, int] = {}
     if keys or wanted_ids:
         for values in (
-            Worker.objects.filter(Q(match_key__in=keys) | Q(id__in=wanted_ids))
+            Worker.objects.filter(Q(match_key__any_of=keys) | Q(id__any_of=wanted_ids))
             .order_by("-id")
             .values(*_WORKER_COLUMNS)
         ):
@@ -361,16 +388,17 @@ def match_batch(
     ours: dict[int, dict] = {}
     shared: set[int] = set()
     if matched_ids:
-        for values in Employment.objects.filter(
-            employer_id=employer_id, worker_id__in=matched_ids
-        ).values(*_EMPLOYMENT_COLUMNS):
-            ours[values["worker_id"]] = values
-        shared = set(
-            Employment.objects.filter(worker_id__in=matched_ids)
-            .exclude(employer_id=employer_id)
-            .values_list("worker_id", flat=True)
-            .distinct()
-        )
+        # Every employment of the matched people: this employer's own, and whether another
+        # employer supplied them too.
+        for values in (
+            Employment.objects.filter(worker_id__any_of=matched_ids)
+            .order_by()
+            .values("employer_id", *_EMPLOYMENT_COLUMNS)
+        ):
+            if values["employer_id"] == employer_id:
+                ours[values["worker_id"]] = values
+            else:
+                shared.add(values["worker_id"])
 
     outcomes: list[Outcome] = []
     problems: list[Problem] = []
@@ -762,25 +790,18 @@ def _write_outcomes(*, upload: StaffUpload, outcomes: list[Outcome], now) -> Non
     for outcome in outcomes:
         row = outcome.row
         if outcome.worker_id is None:
-            batch.new_employments.append(
-                {"new_worker": len(batch.new_workers), **row.employment_values()}
-            )
+            batch.new_employments.append(row.employment_values(new_worker=len(batch.new_workers)))
             batch.new_workers.append(row.worker_values())
             continue
         if outcome.worker_changes:
             batch.worker_changes.append({"id": outcome.worker_id, **outcome.worker_changes})
         if outcome.employment_id is None:
-            batch.new_employments.append(
-                {"worker_id": outcome.worker_id, **row.employment_values()}
-            )
+            batch.new_employments.append(row.employment_values(worker_id=outcome.worker_id))
         elif outcome.action == "updated":
             batch.employment_changes.append(
-                {
-                    "id": outcome.employment_id,
-                    **row.employment_values(),
-                    "status": Employment.Status.ACTIVE,
-                    "left_at": None,
-                }
+                row.employment_values(
+                    id=outcome.employment_id, status=Employment.Status.ACTIVE, left_at=None
+                )
             )
     created, updated = save_staff_batch(employer_id=upload.employer_id, batch=batch, now=now)
     for outcome, employment_id in zip(
@@ -794,8 +815,9 @@ def _write_outcomes(*, upload: StaffUpload, outcomes: list[Outcome], now) -> Non
 def _record_changes(upload: StaffUpload, employment_ids: list[int], action: str) -> None:
     insert_rows(
         StaffUploadChange,
-        ["upload_id", "employment_id", "action"],
-        [{"upload_id": upload.pk, "employment_id": pk, "action": action} for pk in employment_ids],
+        ["employment_id"],
+        [{"employment_id": pk} for pk in employment_ids],
+        {"upload_id": upload.pk, "action": action},
     )
 
 
@@ -805,7 +827,7 @@ def _mark_left(upload: StaffUpload, kept_ids: set, now) -> int:
     ).values_list("id", flat=True)
     leaving = [pk for pk in active_ids.iterator(chunk_size=BATCH_SIZE) if pk not in kept_ids]
     for ids in batched(leaving, BATCH_SIZE):
-        Employment.objects.filter(id__in=ids).update(
+        Employment.objects.filter(id__any_of=ids).update(
             status=Employment.Status.LEFT, left_at=now, updated_at=now
         )
         _record_changes(upload, ids, StaffUploadChange.Action.LEFT)

@@ -46,12 +46,13 @@ class NameWidget(CellWidget):
 
 
 class DateOfBirthWidget(CellWidget):
-    def clean(self, value, row=None, **kwargs):
+    def clean(self, value, row=None, today: datetime.date | None = None, **kwargs):
+        """``today`` may be given once for a whole file (finding it costs a time zone lookup)."""
         if isinstance(value, datetime.datetime):
             value = value.date()
         if isinstance(value, datetime.date):
-            return check_date_of_birth(value)
-        return check_date_of_birth(_parse_date_text(str(value)))
+            return check_date_of_birth(value, today)
+        return check_date_of_birth(_parse_date_text(str(value)), today)
 
     def render(self, value, obj=None, **kwargs):
         return value.strftime("%d/%m/%Y") if value else ""
@@ -76,7 +77,7 @@ class PostcodeWidget(CellWidget):
 @lru_cache(maxsize=50_000)
 def _checked_postcode(text: str) -> str:
     postcode = normalise_postcode(text)
-    if not is_known_district(postcode):
+    if not is_known_district(postcode, normalised=True):
         raise ValueError(
             f"We do not know the postcode district of {postcode}. Check the postcode is right "
             "and in full, like SW1A 2AA"

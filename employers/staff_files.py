@@ -66,14 +66,24 @@ class StaffSheet:
         while self._peeked:
             count += 1
             yield self._peeked.pop(0)
+        columns = list(self.columns.items())
         for row_number, cells in self._row_source or ():
             values = {}
-            for key, index in self.columns.items():
-                value = cells[index] if index < len(cells) else None
-                if isinstance(value, str):
-                    value = value.strip()
-                if value is None or value == "":
+            width = len(cells)
+            for key, index in columns:
+                if index >= width:
                     continue
+                value = cells[index]
+                if value.__class__ is str:
+                    value = value.strip()
+                    if not value:
+                        continue
+                elif value is None:
+                    continue
+                elif isinstance(value, str):  # a str subclass
+                    value = value.strip()
+                    if not value:
+                        continue
                 values[key] = value
             if not values:
                 continue

@@ -8,4 +8,4 @@ class PortalConfig(AppConfig):
     verbose_name = "Carevax portal"
 
     def ready(self) -> None:
-        from portal import signals  # noqa: F401  (connects audit receivers)
+        from portal import bulk, signals  # noqa: F401  (the any_of lookup; audit receivers)

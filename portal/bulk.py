@@ -1,6 +1,7 @@
-"""Set-based writes for bulk work: insert rows with PostgreSQL COPY (ids taken from the
-sequence first) and update many rows with one UPDATE ... FROM VALUES statement. Other
-databases fall back to Django's bulk_create and bulk_update."""
+"""Set-based work for bulk imports: insert rows with PostgreSQL COPY (ids taken from the
+sequence first), update many rows with one UPDATE ... FROM VALUES statement, and look up a
+batch of values with one array parameter. Other databases fall back to Django's
+bulk_create, bulk_update and ``IN`` lists."""
 
 from __future__ import annotations
 
@@ -8,59 +9,135 @@ import datetime
 import io
 import json
 
+from django.core.exceptions import EmptyResultSet
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
+from django.db.models import Field, ForeignObject
+from django.db.models.lookups import In
+from django.utils import timezone
 
 
-def insert_rows(model, columns: list[str], rows: list[dict]) -> list[int]:
-    """Insert rows (dicts of field values) and return their new ids, in order."""
+class AnyOf(In):
+    """``field__any_of=values`` finds what ``field__in`` finds. On PostgreSQL the values are
+    one array parameter (``= ANY(%s)``) rather than a placeholder each, which spares Django
+    and the database per-value work when a batch holds thousands of values."""
+
+    lookup_name = "any_of"
+
+    def get_prep_lookup(self):
+        # A batch of plain strings or integers that the field keeps as they are needs no
+        # preparing one by one (the work ``__in`` does for each value).
+        values = self.rhs
+        if isinstance(values, list | set | tuple | frozenset) and values:
+            classes = {value.__class__ for value in values}
+            if len(classes) == 1 and classes <= {str, int}:
+                sample = next(iter(values))
+                if self.lhs.output_field.get_prep_value(sample).__class__ is sample.__class__:
+                    return list(values)
+        return super().get_prep_lookup()
+
+    def as_postgresql(self, compiler, connection):
+        if not self.rhs_is_direct_value():
+            return super().as_sql(compiler, connection)
+        values = list({value for value in self.rhs if value is not None})
+        if not values:
+            raise EmptyResultSet
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        array_type = self.lhs.output_field.db_type(connection)
+        return f"{lhs} = ANY(%s::{array_type}[])", [*lhs_params, values]
+
+
+# Foreign keys look lookups up on their own class hierarchy only, so they are told too.
+Field.register_lookup(AnyOf)
+ForeignObject.register_lookup(AnyOf)
+
+
+def insert_rows(
+    model, columns: list[str], rows: list[dict], constants: dict | None = None
+) -> list[int]:
+    """Insert rows (dicts of field values) and return their new ids, in order.
+
+    ``constants`` are field values shared by every row (a timestamp, a parent's id): given
+    once rather than in each row's dict.
+    """
     if not rows:
         return []
+    constants = constants or {}
+    if set(columns) & set(constants):
+        raise ValueError("A column is either in each row or shared by all rows, not both.")
     if connection.vendor != "postgresql":
-        objects = model.objects.bulk_create([model(**values) for values in rows])
+        objects = model.objects.bulk_create(
+            [model(**{name: values.get(name) for name in columns}, **constants) for values in rows]
+        )
         return [obj.pk for obj in objects]
-    # Every column is written: fields the caller leaves out get their model default, as
-    # bulk_create would give them (COPY knows nothing of Django's defaults).
+    named = {*columns, *constants}
+    # Every column is written: fields the caller leaves out get their model default, or
+    # the time for auto_now fields, as bulk_create would give them (COPY knows nothing of
+    # Django's defaults).
+    now = timezone.now()
     defaults = {
-        f.name: f.get_default()
+        f.name: now
+        if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)
+        else f.get_default()
         for f in model._meta.concrete_fields
-        if not f.primary_key and f.name not in columns and f.attname not in columns
+        if not f.primary_key and f.name not in named and f.attname not in named
     }
-    # Defaults are the same for every row: render them once.
-    constant = "".join("\t" + _copy_value(value) for value in defaults.values())
+    # Values the same for every row are rendered once.
+    shared = {**constants, **defaults}
+    suffix = "".join("\t" + _copy_value(value) for value in shared.values()) + "\n"
     table = model._meta.db_table
     quote = connection.ops.quote_name
     with connection.cursor() as cursor:
         # Take the ids first, then COPY the rows in with them: far faster than INSERT.
-        cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-            [table, len(rows)],
-        )
-        ids = [row[0] for row in cursor.fetchall()]
+        ids = take_ids(cursor, table, len(rows))
+        # Column by column, so each value costs a check or two rather than a function call.
+        cells = [[str(pk) for pk in ids]]
+        cells += [_copy_column([values.get(name) for values in rows]) for name in columns]
         buffer = io.StringIO()
-        rendered: dict = {}
-        for pk, values in zip(ids, rows, strict=True):
-            cells = [str(pk)]
-            for name in columns:
-                value = values.get(name)
-                if isinstance(value, dict | list):  # JSON: not hashable, rarely repeated
-                    cells.append(_copy_value(value))
-                    continue
-                # Repeated values (dates, codes, timestamps) are rendered once per batch; the
-                # type is part of the key because True == 1 in Python.
-                key = (value.__class__, value)
-                text = rendered.get(key)
-                if text is None:
-                    text = rendered[key] = _copy_value(value)
-                cells.append(text)
-            buffer.write("\t".join(cells))
-            buffer.write(constant)
-            buffer.write("\n")
+        buffer.write(suffix.join(map("\t".join, zip(*cells, strict=True))))
+        buffer.write(suffix)
         buffer.seek(0)
-        names = ["id", *_db_columns(model, [*columns, *defaults])]
+        names = ["id", *_db_columns(model, [*columns, *shared])]
         column_list = ", ".join(quote(name) for name in names)
         _copy_into(cursor, f"COPY {quote(table)} ({column_list}) FROM STDIN", buffer)
     return ids
+
+
+def take_ids(cursor, table: str, count: int) -> list[int]:
+    """``count`` new ids from the id sequence of ``table`` (PostgreSQL)."""
+    # The sequence is looked up once (a materialised CTE is not folded into each row's
+    # nextval call), which makes taking 2,000 ids about eight times faster.
+    cursor.execute(
+        "WITH s AS MATERIALIZED (SELECT pg_get_serial_sequence(%s, 'id')::regclass AS sequence) "
+        "SELECT nextval(s.sequence) FROM s, generate_series(1, %s)",
+        [table, count],
+    )
+    return [row[0] for row in cursor.fetchall()]
+
+
+def _copy_column(values: list) -> list[str]:
+    """One column's values in COPY's text format."""
+    rendered: dict = {}
+    texts = []
+    for value in values:
+        if value.__class__ is str:
+            # Text without tabs, line breaks or backslashes is written as it is.
+            if not value.isprintable() or "\\" in value:
+                value = value.translate(_COPY_ESCAPES)
+            texts.append(value)
+        elif value.__class__ is int:
+            texts.append(str(value))
+        elif isinstance(value, dict | list):  # JSON: not hashable, rarely repeated
+            texts.append(_copy_value(value))
+        else:
+            # Repeated values (dates, flags, timestamps) are rendered once per column; the
+            # type is part of the key because True == 1 in Python.
+            key = (value.__class__, value)
+            text = rendered.get(key)
+            if text is None:
+                text = rendered[key] = _copy_value(value)
+            texts.append(text)
+    return texts
 
 
 def _copy_into(cursor, statement: str, buffer: io.StringIO) -> None:

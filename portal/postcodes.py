@@ -118,7 +118,12 @@ def locate(postcode: str) -> tuple[float, float] | None:
     return (district.latitude, district.longitude)
 
 
-def is_known_district(postcode: str) -> bool:
+def is_known_district(postcode: str, *, normalised: bool = False) -> bool:
+    """Whether the postcode's district is known; ``normalised`` says the postcode is already
+    in its stored form (from ``normalise_postcode``), so its district is the part before the
+    space."""
+    if normalised:
+        return postcode.partition(" ")[0] in districts()
     return _district_code(postcode) in districts()
 
 

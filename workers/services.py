@@ -912,31 +912,31 @@ EMPLOYMENT_WRITE_FIELDS = [
 ]
 
 
+# What a new employment takes from its row; its employer, status and timestamps are shared.
+NEW_EMPLOYMENT_FIELDS = [
+    name for name in EMPLOYMENT_WRITE_FIELDS if name not in ("status", "left_at")
+]
+
+
 def save_staff_batch(
     *, employer_id: int, batch: StaffBatch, now: datetime.datetime
 ) -> tuple[list[int], list[int]]:
     """Store a batch; returns the ids of the new employments and of the changed ones.
 
-    The caller owns the transaction (a staff list import is all or nothing).
+    The caller owns the transaction (a staff list import is all or nothing). New employments
+    of new workers get their ``worker_id`` filled in.
     """
-    worker_ids = insert_rows(
-        Worker,
-        WORKER_WRITE_FIELDS + ["created_at", "updated_at"],
-        [{**values, "created_at": now, "updated_at": now} for values in batch.new_workers],
-    )
-    employments = []
+    stamps = {"created_at": now, "updated_at": now}
+    worker_ids = insert_rows(Worker, WORKER_WRITE_FIELDS, batch.new_workers, stamps)
     for values in batch.new_employments:
-        values = dict(values)
-        index = values.pop("new_worker", None)
+        index = values.get("new_worker")
         if index is not None:
             values["worker_id"] = worker_ids[index]
-        values.update(employer_id=employer_id, status=Employment.Status.ACTIVE, left_at=None)
-        values.update(created_at=now, updated_at=now)
-        employments.append(values)
     employment_ids = insert_rows(
         Employment,
-        ["worker_id", "employer_id", *EMPLOYMENT_WRITE_FIELDS, "created_at", "updated_at"],
-        employments,
+        ["worker_id", *NEW_EMPLOYMENT_FIELDS],
+        batch.new_employments,
+        {"employer_id": employer_id, "status": Employment.Status.ACTIVE, "left_at": None, **stamps},
     )
     update_rows(Worker, WORKER_WRITE_FIELDS, batch.worker_changes, now)
     update_rows(Employment, EMPLOYMENT_WRITE_FIELDS, batch.employment_changes, now)
