@@ -2,6 +2,7 @@
 stored (issue 3, "Bad input"), and the readable oddities (encodings, delimiters, Excel cells)
 are read right."""
 
+import csv
 import datetime
 import io
 import zipfile
@@ -12,8 +13,8 @@ import pytest
 from employers.imports import create_upload
 from employers.models import StaffUpload, StaffUploadFile
 from employers.staff_files import MAX_ROWS, UnreadableFile, open_staff_file
-from tests.uploads.conftest import check, csv_bytes, person, problems, xlsx_bytes
-from workers.models import Worker
+from tests.uploads.conftest import KEYS, check, csv_bytes, person, problems, xlsx_bytes
+from workers.models import Employment, Worker
 from workers.staff_columns import HEADERS
 
 pytestmark = pytest.mark.django_db
@@ -209,3 +210,100 @@ def test_row_estimate_for_the_progress_bar_counts_a_last_line_without_newline(po
     content = csv_bytes([person(1), person(2)])
     assert open_staff_file(content).estimated_rows == 2
     assert open_staff_file(content.rstrip(b"\r\n")).estimated_rows == 2
+
+
+def test_windows_1252_file_with_messy_headers(postgres, employer):
+    """A list saved by Excel on Windows: Windows-1252 text (£, é, curly quotes), headers in
+    odd case with stray spaces and punctuation, aliases, a note in brackets, and columns the
+    template does not have."""
+    header = [
+        "  FORENAME ",
+        "Surname:",
+        "D.O.B (dd/mm/yyyy)",
+        "NHS No.",
+        "Post-Code",
+        "E-Mail Address",
+        "Mobile No",
+        "Job Title",
+        "Care Setting",
+        "Contract Type",
+        "Frontline?",
+        "Payroll Number",
+        "Ethnic Origin",
+        "Notes (internal)",
+        "",
+    ]
+    rows = [
+        [
+            "Renée",
+            "O’Brien",
+            "03/04/1980",
+            "943 476 5919",
+            "sw1a 2aa",
+            "renee@example.com",
+            "07700 900123",
+            "Senior care worker",
+            "Home care",
+            "Bank or relief",
+            "Y",
+            "£42",
+            "White Irish",
+            "Café shift",
+            "",
+        ]
+    ]
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows([header, *rows])
+    content = buffer.getvalue().encode("cp1252")
+    with pytest.raises(UnicodeDecodeError):
+        content.decode("utf-8")
+    upload = check(employer, content)
+    assert problems(upload) == []
+    assert (upload.new_count, upload.error_count) == (1, 0)
+    assert upload.warnings == [
+        "These columns are not part of the staff list template and were ignored: "
+        "“Notes (internal)”."
+    ]
+    from employers.imports import commit_staff_upload
+
+    commit_staff_upload(user=None, upload=upload)
+    employment = Employment.objects.select_related("worker").get()
+    worker = employment.worker
+    assert (worker.first_name, worker.last_name) == ("Renée", "O’Brien")
+    assert (worker.home_postcode, worker.nhs_number) == ("SW1A 2AA", "9434765919")
+    assert worker.ethnicity == "B"
+    assert employment.staff_reference == "£42"
+    assert (employment.job_role, employment.work_setting) == (
+        "senior_care_worker",
+        "domiciliary_care",
+    )
+    assert employment.employment_type == "bank"
+    assert employment.direct_contact is True
+
+
+def test_excel_typed_cells_that_lost_their_leading_zeros(postgres, employer):
+    """Numbers Excel keeps as numbers: an NHS number as a whole number, a mobile number as a
+    decimal that lost its 0, a date of birth as a date cell with a time, and a Yes typed 1."""
+    first = person(1)
+    row = [first[key] for key in KEYS]
+    row[KEYS.index("nhs_number")] = int(first["nhs_number"])
+    row[KEYS.index("mobile")] = 7700900123.0
+    row[KEYS.index("date_of_birth")] = datetime.datetime(1980, 4, 3, 0, 0)
+    row[KEYS.index("direct_contact")] = 1
+    second = person(2)
+    other = [second[key] for key in KEYS]
+    other[KEYS.index("date_of_birth")] = datetime.date(1975, 12, 31)
+    other[KEYS.index("mobile")] = "+44 (0)7700 900456"
+    upload = check(employer, xlsx_bytes([HEADERS, row, other]), "staff.xlsx")
+    assert problems(upload) == []
+    from employers.imports import commit_staff_upload
+
+    commit_staff_upload(user=None, upload=upload)
+    by_nhs = {w.nhs_number: w for w in Worker.objects.prefetch_related("employments")}
+    worker = by_nhs[first["nhs_number"]]
+    assert worker.date_of_birth == datetime.date(1980, 4, 3)
+    assert worker.employments.get().mobile == "+447700900123"
+    assert worker.employments.get().direct_contact is True
+    other_worker = by_nhs[second["nhs_number"]]
+    assert other_worker.date_of_birth == datetime.date(1975, 12, 31)
+    assert other_worker.employments.get().mobile == "+447700900456"

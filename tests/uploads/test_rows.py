@@ -4,9 +4,11 @@ row number, the column, the value, and what to do; a file with any error imports
 import pytest
 
 from employers.imports import UploadNotReady, commit_staff_upload
+from employers.staff_files import open_staff_file
 from employers.upload_report import errors_csv_response
-from tests.uploads.conftest import check, csv_bytes, person, problems
+from tests.uploads.conftest import KEYS, check, csv_bytes, person, problems, xlsx_bytes
 from workers.models import Employment, Worker
+from workers.staff_columns import HEADERS
 
 pytestmark = pytest.mark.django_db
 
@@ -90,3 +92,39 @@ def test_errors_keep_the_files_row_order_across_batches(postgres, employer, monk
     numbers = [row for row, _column, _message in problems(upload)]
     assert numbers == sorted(numbers) == [n + 2 for n in range(40) if n % 4 == 0]
     assert upload.rows_done == upload.total_rows == 40
+
+
+def test_formula_text_in_names_and_references_is_kept_and_neutralised_in_every_export(
+    postgres, employer, tmp_path
+):
+    """Formula-like text is plain text: stored as typed, never evaluated (the XLSX reader does
+    not compute formulas), and every file we hand out that can hold it starts it with an
+    apostrophe: the errors download and the eligibility preview's CSV."""
+    import csv
+    import io
+
+    from django.core.management import call_command
+
+    formula = '=HYPERLINK("http://evil.example","Pay")'
+    rows = [person(1, first_name="@SUM(A1)", staff_reference="+44 REF"), person(2)]
+    rows[1]["staff_reference"] = formula[:50]
+    upload = check(employer, csv_bytes(rows))
+    assert problems(upload) == []
+    commit_staff_upload(user=None, upload=upload)
+    stored = {e.staff_reference: e for e in Employment.objects.select_related("worker")}
+    assert stored["+44 REF"].worker.first_name == "@SUM(A1)"
+    assert formula[:50] in stored
+
+    # The same list as an XLSX whose cell holds a real formula: read as the text typed.
+    workbook_row = [person(3)[key] for key in KEYS]
+    workbook_row[KEYS.index("staff_reference")] = "=1+1"
+    sheet = open_staff_file(xlsx_bytes([HEADERS, workbook_row]), "staff.xlsx")
+    assert next(sheet.rows())[1]["staff_reference"] == "=1+1"
+
+    path = tmp_path / "staff.csv"
+    path.write_bytes(csv_bytes(rows))
+    out = io.StringIO()
+    call_command("eligibility_preview", str(path), stdout=out, stderr=io.StringIO())
+    printed = {line[1] for line in csv.reader(io.StringIO(out.getvalue()))}
+    assert "'+44 REF" in printed and "'" + formula[:50] in printed
+    assert not any(value.startswith(("=", "+", "@")) for value in printed)
