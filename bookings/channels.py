@@ -104,6 +104,7 @@ class EmailBackendChannel(Channel):
         self.backend = get_connection(fail_silently=False)
         self.is_smtp = isinstance(self.backend, SMTPBackend)
         self.provider = "smtp" if self.is_smtp else self.backend.__module__.rpartition(".")[2]
+        self._senders: dict[tuple[str, str], str] = {}
 
     def close(self) -> None:
         if self.is_smtp:
@@ -155,7 +156,10 @@ class EmailBackendChannel(Channel):
 
     def _send_smtp(self, email: EmailMultiAlternatives, reference: str, handover: Handover) -> str:
         encoding = email.encoding or settings.DEFAULT_CHARSET
-        sender = sanitize_address(email.from_email, encoding)
+        key = (email.from_email, encoding)
+        if key not in self._senders:  # the same for every message: encode it once
+            self._senders[key] = sanitize_address(email.from_email, encoding)
+        sender = self._senders[key]
         recipient = sanitize_address(email.to[0], encoding)
         content = email.message().as_bytes(linesep="\r\n")
         content = _LEADING_DOT.sub(b"..", content)

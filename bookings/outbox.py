@@ -15,19 +15,21 @@ import socket
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from bookings import channels, ratelimits
 from bookings.models import Message
 from bookings.rendering import RenderedMessage, render_message
+from bookings.signals import message_status_changed
 from portal import audit
 from portal.bulk import insert_rows
 
@@ -194,18 +196,21 @@ def _claim(
     provider is spoken to."""
     now = timezone.now()
     claimed: list[tuple[Message, dict]] = []
+    due = Q(pk__in=message_ids, status=S.PENDING, queued_at__lte=now)
     with transaction.atomic():
-        messages = list(
+        locked = list(
             Message.objects.select_for_update(skip_locked=True)
-            .filter(pk__in=message_ids, status=S.PENDING, queued_at__lte=now)
+            .filter(due)
             .order_by("pk")
+            .values_list("pk", "channel")
         )
-        if not messages:
+        if not locked:
             return []
-        for kind in {message.channel for message in messages}:
-            Message.objects.filter(
-                pk__in=[message.pk for message in messages if message.channel == kind]
-            ).update(
+        for kind in {channel for _pk, channel in locked}:
+            # The condition is checked again by the UPDATE itself, so even a database without
+            # row locks (SQLite, on a laptop) gives each message to one claimant only.
+            of_kind = [pk for pk, channel in locked if channel == kind]
+            Message.objects.filter(due, pk__in=of_kind).update(
                 status=S.SENDING,
                 claimed_at=now,
                 claimed_by=claimant,
@@ -213,10 +218,10 @@ def _claim(
                 attempts=F("attempts") + 1,
                 updated_at=now,
             )
+        messages = Message.objects.filter(
+            pk__in=[pk for pk, _channel in locked], status=S.SENDING, claimed_by=claimant
+        ).order_by("pk")
         for message in messages:
-            message.status, message.claimed_at, message.claimed_by = S.SENDING, now, claimant
-            message.provider = providers[message.channel]
-            message.attempts += 1
             context = dict(message.context)
             builder = _context_builders.get(message.template)
             if builder is not None:
@@ -234,13 +239,20 @@ def _claim(
     return claimed
 
 
+def _announce(message: Message, status: str) -> None:
+    message.status = status
+    message_status_changed.send(sender=Message, message=message, status=status)
+
+
 def _settle(message: Message, status: str, *, error: str = "", **values) -> bool:
-    """Move ``message`` on from the state this worker holds it in (compare and set)."""
-    updated = Message.objects.filter(
-        pk=message.pk, status=message.status, claimed_by=message.claimed_by
-    ).update(status=status, error=error, updated_at=timezone.now(), **values)
-    if updated:
-        message.status = status
+    """Move ``message`` on from the state this worker holds it in (compare and set), and
+    announce it in the same transaction."""
+    with transaction.atomic() if message_status_changed.has_listeners(Message) else nullcontext():
+        updated = Message.objects.filter(
+            pk=message.pk, status=message.status, claimed_by=message.claimed_by
+        ).update(status=status, error=error, updated_at=timezone.now(), **values)
+        if updated:
+            _announce(message, status)
     return bool(updated)
 
 
@@ -402,21 +414,18 @@ def _apply_provider_status(message: Message, *, reference: str, status: str, at:
     found["sent_at"] = message.sent_at or at
     if status in NOTIFY_DELIVERED:
         Message.objects.filter(pk=message.pk).update(status=S.DELIVERED, delivered_at=at, **found)
+        _announce(message, S.DELIVERED)
         return "delivered"
-    if status in NOTIFY_FAILED:
+    if status in NOTIFY_FAILED or (
+        status in NOTIFY_NOT_SENT and message.attempts >= settings.MESSAGE_MAX_ATTEMPTS
+    ):
         Message.objects.filter(pk=message.pk).update(
             status=S.FAILED, error=f"GOV.UK Notify: {status}", **found
         )
-        message.status = S.FAILED
+        _announce(message, S.FAILED)
         _queue_fallback(message)
         return "failed"
     if status in NOTIFY_NOT_SENT:
-        if message.attempts >= settings.MESSAGE_MAX_ATTEMPTS:
-            Message.objects.filter(pk=message.pk).update(
-                status=S.FAILED, error=f"GOV.UK Notify: {status}", **found
-            )
-            _queue_fallback(message)
-            return "failed"
         delay = retry_delay(message.attempts)
         Message.objects.filter(pk=message.pk).update(
             status=S.PENDING,
@@ -428,10 +437,12 @@ def _apply_provider_status(message: Message, *, reference: str, status: str, at:
         transaction.on_commit(
             lambda: enqueue({message.channel: [message.pk]}, countdown=delay.total_seconds())
         )
+        _announce(message, S.PENDING)
         return "sending again"
     # created, sending, pending, sent: Notify has it and is still delivering.
     if message.status in {S.PENDING, S.SENDING}:
         Message.objects.filter(pk=message.pk).update(status=S.SENT, **found)
+        _announce(message, S.SENT)
     return "in progress"
 
 
@@ -501,7 +512,7 @@ def _take_back_expired(now: datetime, report: SweepReport) -> dict[str, list[int
                     error="The worker sending it stopped every time it tried.",
                     updated_at=now,
                 )
-                message.status = S.FAILED
+                _announce(message, S.FAILED)
                 _queue_fallback(message)
                 report.gave_up += 1
                 continue

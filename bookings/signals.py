@@ -6,3 +6,9 @@ from django.dispatch import Signal
 # session's slots that have bookings). A receiver tells those workers and invites them to
 # rebook, writing its outbox rows in the same transaction.
 session_cancelled = Signal()
+
+# Sent with ``message`` (a Message) and ``status`` each time the outbox settles a message:
+# sent, delivered, failed or cancelled, or pending again for a retry.
+# Receivers run in the transaction that records the change, before the provider is handed the
+# message where it is "sent", so what they write commits with it or not at all.
+message_status_changed = Signal()

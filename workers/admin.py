@@ -5,6 +5,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.utils import timezone
 
+from portal.admin import RecordAdmin
 from workers import reference, services
 from workers.models import (
     EligibilityDecision,
@@ -121,7 +122,7 @@ class WorkerAdmin(admin.ModelAdmin):
 
 
 @admin.register(EligibilityDecision)
-class EligibilityDecisionAdmin(admin.ModelAdmin):
+class EligibilityDecisionAdmin(RecordAdmin):
     """History is evidence: decisions are made through the portal and never edited here."""
 
     list_display = [
@@ -135,15 +136,6 @@ class EligibilityDecisionAdmin(admin.ModelAdmin):
     list_filter = ["outcome", "source", "rule_set_version"]
     search_fields = ["verification_code", "batch"]
     raw_id_fields = ["employment"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class RuleSetForm(forms.ModelForm):

@@ -33,6 +33,21 @@ def message_templates(settings):
     settings.MESSAGE_RATE_LIMITS = {"email": None, "sms": None}
 
 
+@pytest.fixture
+def enqueued(monkeypatch):
+    """Records what the outbox puts on the queues (ids by channel, countdown) instead of
+    reaching the broker."""
+    from bookings import outbox
+
+    calls: list[tuple[dict, float | None]] = []
+    monkeypatch.setattr(
+        outbox,
+        "enqueue",
+        lambda ids_by_channel, countdown=None: calls.append((dict(ids_by_channel), countdown)),
+    )
+    return calls
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

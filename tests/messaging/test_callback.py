@@ -10,7 +10,6 @@ from django.db import transaction
 from django.test import Client
 from django.urls import reverse
 
-from bookings import outbox
 from bookings.models import Message
 from bookings.outbox import OutgoingMessage, queue_messages
 
@@ -23,15 +22,6 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def callback_token(settings):
     settings.NOTIFY_CALLBACK_TOKEN = TOKEN
-
-
-@pytest.fixture
-def enqueued(monkeypatch):
-    calls = []
-    monkeypatch.setattr(
-        outbox, "enqueue", lambda ids, countdown=None: calls.append((dict(ids), countdown))
-    )
-    return calls
 
 
 @pytest.fixture

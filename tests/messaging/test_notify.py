@@ -23,15 +23,6 @@ S = Message.Status
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def enqueued(monkeypatch):
-    calls = []
-    monkeypatch.setattr(
-        outbox, "enqueue", lambda ids, countdown=None: calls.append((dict(ids), countdown))
-    )
-    return calls
-
-
 def queue(*messages) -> list[int]:
     with transaction.atomic():
         return queue_messages(messages)

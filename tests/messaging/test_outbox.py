@@ -26,18 +26,6 @@ S = Message.Status
 shared_database = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 
-@pytest.fixture
-def enqueued(monkeypatch):
-    """Records what the outbox puts on the queues instead of reaching the broker."""
-    calls: list[tuple[dict, float | None]] = []
-    monkeypatch.setattr(
-        outbox,
-        "enqueue",
-        lambda ids_by_channel, countdown=None: calls.append((dict(ids_by_channel), countdown)),
-    )
-    return calls
-
-
 def email(recipient="sam@example.org", template="plain", **extra) -> OutgoingMessage:
     extra.setdefault("context", {"first_name": "Sam", "number": 1})
     return OutgoingMessage(channel="email", template=template, recipient=recipient, **extra)
@@ -219,6 +207,36 @@ def test_send_time_context_comes_from_the_registered_builder_and_is_not_stored(
     assert f"https://carevax.example/secret-{pk}" in mail.outbox[0].body
     stored = Message.objects.get(pk=pk)
     assert "link" not in stored.context and "secret" not in str(stored.context)
+
+
+def test_each_settled_message_is_announced_in_its_transaction(
+    postgres, smtp_email, django_capture_on_commit_callbacks, enqueued
+):
+    from bookings.signals import message_status_changed
+
+    smtp_email.handler.refuse["gone@example.org"] = "550 5.1.1 No such user"
+    heard = []
+
+    def receiver(sender, message, status, **kwargs):
+        row = Message.objects.get(pk=message.pk)
+        heard.append((message.recipient, status, row.status, connection.in_atomic_block))
+
+    message_status_changed.connect(receiver, sender=Message)
+    try:
+        ids = queue(
+            email("here@example.org"),
+            email("gone@example.org"),
+            capture=django_capture_on_commit_callbacks,
+        )
+        outbox.send_batch(ids)
+    finally:
+        message_status_changed.disconnect(receiver, sender=Message)
+    assert heard == [
+        ("here@example.org", S.SENT, S.SENT, True),
+        ("gone@example.org", S.FAILED, S.FAILED, True),
+    ]
+    # The receiver ran before the SMTP server was given the final ".".
+    assert smtp_email.recipients() == {"here@example.org": 1}
 
 
 def test_a_builder_can_cancel_its_message(
