@@ -51,6 +51,8 @@ logger = logging.getLogger(__name__)
 QUEUES = {Message.Channel.EMAIL: "outbox.email", Message.Channel.SMS: "outbox.sms"}
 # How many rows one sweep takes back or queues again; the next sweep takes the rest.
 SWEEP_LIMIT = 20_000
+# How many messages one sweep asks a provider about (one request each).
+RECONCILE_LIMIT = 500
 MAX_RETRY_DELAY = timedelta(minutes=30)
 
 S = Message.Status
@@ -488,16 +490,26 @@ def _take_back_expired(now: datetime, report: SweepReport) -> dict[str, list[int
             .filter(status=S.SENDING, claimed_at__lt=cutoff)
             .order_by("pk")[:SWEEP_LIMIT]
         )
+        reconcilers: dict[tuple[str, str], channels.Channel | None] = {}
+        unreachable: set[tuple[str, str]] = set()
+        asked = 0
         for message in expired:
-            reconciler = channels.reconciler_for(message.provider, message.channel)
+            key = (message.provider, message.channel)
+            if key not in reconcilers:
+                reconcilers[key] = channels.reconciler_for(*key)
+            reconciler = reconcilers[key]
             if reconciler is not None:
+                # Left claimed (for the next sweep) while the provider cannot be asked: it
+                # may have the message, and only its answer makes sending again safe.
+                if key in unreachable or asked >= RECONCILE_LIMIT:
+                    continue
+                asked += 1
                 try:
                     record = reconciler.find(message)
-                except channels.TemporaryFailure:
-                    logger.warning("Cannot ask Notify about message %s yet", message.pk)
+                except channels.TemporaryFailure as error:
+                    logger.warning("Cannot ask %s about message %s: %s", key[0], message.pk, error)
+                    unreachable.add(key)
                     continue
-                finally:
-                    reconciler.close()
                 if record is not None:
                     _apply_provider_status(
                         message, reference=record.reference, status=record.status, at=now
@@ -517,6 +529,8 @@ def _take_back_expired(now: datetime, report: SweepReport) -> dict[str, list[int
                 report.gave_up += 1
                 continue
             resend[message.channel].append(message.pk)
+        for reconciler in filter(None, reconcilers.values()):
+            reconciler.close()
         taken = [pk for pks in resend.values() for pk in pks]
         Message.objects.filter(pk__in=taken).update(
             status=S.PENDING,

@@ -139,6 +139,8 @@ class FakeNotify:
     notifications: dict[str, list[dict]] = field(default_factory=dict)
     # the next POSTs are answered with these (status, JSON body) instead of 201
     failures: list[tuple[int, dict]] = field(default_factory=list)
+    # the next GETs are answered with these instead of the notifications found
+    get_failures: list[tuple[int, dict]] = field(default_factory=list)
 
     @property
     def base_url(self) -> str:
@@ -204,6 +206,9 @@ def _notify_handler(fake: FakeNotify):
 
         def do_GET(self):  # noqa: N802
             request = self._record()
+            if fake.get_failures:
+                self._answer(*fake.get_failures.pop(0))
+                return
             if request.path != "/v2/notifications":
                 self._answer(404, {"errors": [{"error": "NotFound"}]})
                 return

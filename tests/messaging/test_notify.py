@@ -137,6 +137,29 @@ def test_after_a_crash_notify_is_asked_before_anything_is_sent_again(
     assert [post.body["reference"] for post in notify_settings.posts()] == [str(never_went)]
 
 
+def test_while_notify_cannot_be_asked_nothing_is_sent_again(
+    notify_settings, enqueued, settings, django_capture_on_commit_callbacks
+):
+    settings.MESSAGE_LEASE_SECONDS = 60
+    ids = queue(
+        *[OutgoingMessage("sms", "greeting", f"+44770090012{n}", GREETING) for n in range(3)]
+    )
+    for pk in ids:
+        claimed_long_ago(pk, seconds=61, attempts=1, provider="notify")
+    notify_settings.get_failures.append((503, {"status_code": 503, "errors": []}))
+
+    report = outbox.sweep()
+    assert (report.found_sent, report.taken_back) == (0, 0)
+    assert len(notify_settings.requests) == 1, "one failed request is enough to stop asking"
+    assert set(Message.objects.values_list("status", flat=True)) == {S.SENDING}
+    assert enqueued == []
+
+    with django_capture_on_commit_callbacks(execute=True):
+        report = outbox.sweep()  # Notify answers again: none of them is there, so all go again
+    assert report.taken_back == 3
+    assert enqueued == [({"sms": ids}, None)]
+
+
 def test_notify_needs_its_template_ids_and_in_production_its_callback_token(monkeypatch):
     for key, value in production_env(NOTIFY_API_KEY="key").items():
         monkeypatch.setenv(key, value)
