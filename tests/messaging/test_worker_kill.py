@@ -157,3 +157,49 @@ def test_workers_without_q_take_the_outbox_queues():
     assert settings.CELERY_BEAT_SCHEDULE["sweep-message-outbox"]["task"] == (
         "bookings.tasks.sweep_messages"
     )
+
+
+@pytest.mark.celery_worker
+@shared_database
+def test_the_rate_limit_holds_across_worker_processes(
+    postgres, redis_url, start_worker, smtp_sink, settings
+):
+    """Two worker processes share one email bucket of 20 a second (burst 20): in any stretch
+    of T seconds they send at most 20 + 20 T messages, however the tasks fall between them."""
+    import redis
+
+    celery_app.set_current()
+    purge_outbox_queues()
+    redis.Redis.from_url(redis_url).delete("carevax:message-rate:email")
+    settings.MESSAGE_TASK_CHUNK = 5
+    worker = start_worker(
+        options=("--pool=prefork", "--concurrency=2"),
+        own_process_group=True,
+        DATABASE_URL=database_url(),
+        REDIS_URL=redis_url,
+        EMAIL_URL=smtp_sink.url,
+        MESSAGE_TEMPLATE_DIRS=str(HERE / "templates"),
+        MESSAGE_RATE_LIMITS="email=20/s",
+        LOG_LEVEL="WARNING",
+    )
+    count = 80
+    with transaction.atomic():
+        ids = queue_messages([outgoing(n) for n in range(count)])
+
+    def sent() -> int:
+        return Message.objects.filter(pk__in=ids, status=Message.Status.SENT).count()
+
+    assert poll(sent, lambda n: n == count, deadline_seconds=120) == count, worker.output()
+    times = sorted(
+        moment.timestamp()
+        for moment in Message.objects.filter(pk__in=ids).values_list("sent_at", flat=True)
+    )
+    # sent_at is taken just after the token, so allow a few milliseconds of jitter.
+    busiest_second = max(
+        sum(1 for moment in times if start <= moment < start + 1.0) for start in times
+    )
+    assert busiest_second <= 20 + 20 + 1
+    assert times[-1] - times[0] >= (count - 20) / 20 - 0.1
+    claimants = Message.objects.filter(pk__in=ids).values_list("claimed_by", flat=True)
+    assert len({claimant.split(":")[1] for claimant in claimants}) == 2, "both processes sent"
+    assert smtp_sink.recipients() == {f"worker{n:04d}@example.org": 1 for n in range(count)}
