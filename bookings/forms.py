@@ -1,5 +1,6 @@
-"""Forms for sites, sessions, capacity, cancelling and routing policies. Business rules live
-in bookings.services; these forms parse input and show its messages against the fields."""
+"""Forms for sites, sessions, capacity, cancelling, routing policies and campaigns. Business
+rules live in bookings.services and bookings.invitations; these forms parse input and show
+their messages against the fields."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from django import forms
 
 from bookings import services
 from bookings.models import VaccinationSite
+from workers.models import Employment
 
 WEEKDAYS = [
     (0, "Monday"),
@@ -219,3 +221,38 @@ class RoutingPolicyForm(forms.Form):
             self.add_error("second_kind", "Choose each kind of site only once.")
         cleaned["site_kinds"] = chosen
         return cleaned
+
+
+class CampaignForm(forms.Form):
+    employer_id = forms.TypedChoiceField(
+        label="Who to invite",
+        coerce=int,
+        empty_value=None,
+        required=False,
+        help_text="Everyone approved in your area, or the staff of one employer.",
+    )
+    over_invite_factor = forms.DecimalField(
+        label="Over-invite factor",
+        min_value=1,
+        max_value=5,
+        max_digits=3,
+        decimal_places=2,
+        help_text=(
+            "How many invitations to send for each free place. Not everyone books, so 1.5 "
+            "sends 3 invitations for every 2 free places."
+        ),
+        widget=forms.NumberInput(attrs={"step": "0.1", "class": "nhsuk-input--width-4"}),
+    )
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        employers = (
+            Employment._meta.get_field("employer")
+            .related_model.objects.visible_to(user)
+            .filter(local_authority_id=user.local_authority_id, status="approved")
+            .order_by("name")
+            .values_list("pk", "name")
+        )
+        self.fields["employer_id"].choices = [("", "Everyone approved in your area")] + list(
+            employers
+        )

@@ -1,18 +1,63 @@
 """Invitations to approved workers: queued in the transaction of the approval that causes
-them, withdrawn when the approval is reversed. Set-based throughout: the number of queries
-does not grow with the number of workers (one per 10,000 employments)."""
+them (withdrawn if it is reversed), routed and released by a campaign in proportion to the
+sites' free capacity, sent through the outbox with a personal link per message, reminded,
+expired and resent. Set-based throughout: the number of queries does not grow with the
+number of workers (one per chunk of thousands)."""
 
 from __future__ import annotations
 
+import datetime
+import math
+import secrets
+from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
+from decimal import Decimal
 
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import (
+    Case,
+    Count,
+    Exists,
+    F,
+    OuterRef,
+    Q,
+    Subquery,
+    Value,
+    When,
+    Window,
+)
+from django.db.models.functions import RowNumber
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
-from bookings.models import Invitation
+from bookings import routing
+from bookings.models import (
+    Campaign,
+    Invitation,
+    InvitationLink,
+    Message,
+    Route,
+    RoutingPolicy,
+    VaccinationSite,
+)
+from bookings.outbox import (
+    MessageCancelled,
+    OutgoingMessage,
+    cancel_messages,
+    queue_messages,
+    register_context_builder,
+)
 from portal import audit
+from portal.models import LocalAuthority
+from portal.roles import Role, has_role
 from workers.models import EligibilityDecision, Employment
+
+KIND_LABELS = routing.KIND_LABELS
 
 ID_CHUNK = 10_000
 # A worker with one of these is not invited again by a later approval (a lead may resend).
@@ -101,7 +146,7 @@ def withdraw_invitations(*, employment_ids: Sequence[int]) -> int:
     Invitation.objects.filter(pk__in=ids).update(
         status=Invitation.Status.CANCELLED, closed_at=timezone.now()
     )
-    cancel_unsent_messages(invitation_ids=ids)
+    cancel_unsent_messages(invitation_ids=ids, reason="The invitation was withdrawn.")
     audit.record(
         verb="invitations_withdrawn",
         object_type="bookings.invitation",
@@ -111,6 +156,621 @@ def withdraw_invitations(*, employment_ids: Sequence[int]) -> int:
     return len(ids)
 
 
-def cancel_unsent_messages(*, invitation_ids: Sequence[int]) -> int:
+def cancel_unsent_messages(*, invitation_ids: Sequence[int], reason: str) -> int:
     """Messages of these invitations still waiting in the outbox will not be sent."""
-    return 0
+    waiting = Message.objects.filter(
+        invitation_id__in=list(invitation_ids), status=Message.Status.PENDING
+    ).values_list("pk", flat=True)
+    return cancel_messages(list(waiting), reason=reason)
+
+
+# --- Messages ---------------------------------------------------------------------------
+
+TEMPLATES = ("invitation", "invitation_reminder", "invitation_resend")
+TOKEN_SALT = "carevax.invitation-link"  # noqa: S105 (a salt, not a secret)
+
+
+def hash_token(token: str) -> str:
+    """The stored form of a link's token: keyed with the secret key, so the table alone
+    cannot be used to check guesses."""
+    return salted_hmac(TOKEN_SALT, token, algorithm="sha256").hexdigest()
+
+
+def link_for(token: str) -> str:
+    return settings.SITE_URL + reverse("invitation_link", args=[token])
+
+
+def long_date(moment: datetime.datetime) -> str:
+    day = timezone.localtime(moment)
+    return f"{day:%A} {day.day} {day:%B %Y}"
+
+
+def short_date(moment: datetime.datetime) -> str:
+    day = timezone.localtime(moment)
+    return f"{day.day} {day:%b}"
+
+
+def _site_sentence(kind: str) -> str:
+    label = KIND_LABELS.get(kind, "vaccination site")
+    return f"It is the nearest {label} to you with free appointments."
+
+
+def _messages(invitation_ids: Sequence[int], *, template: str) -> list[OutgoingMessage]:
+    """One message per invitation (email where the employer gave an address, falling back to
+    a text message; a text message otherwise), with everything the template says except the
+    link, which is made when the message is sent."""
+    rows = list(
+        Invitation.objects.filter(pk__in=invitation_ids)
+        .order_by("pk")
+        .values_list(
+            "pk",
+            "worker_id",
+            "worker__first_name",
+            "employment__email",
+            "employment__mobile",
+            "employment__employer__name",
+            "site_id",
+            "alternatives",
+            "distance_km",
+            "expires_at",
+        )
+    )
+    site_ids = {row[6] for row in rows} | {
+        alternative["site_id"] for row in rows for alternative in row[7] or ()
+    }
+    sites = {
+        site["pk"]: site
+        for site in VaccinationSite.objects.filter(pk__in=site_ids).values(
+            "pk", "name", "kind", "address", "postcode", "accessibility_notes"
+        )
+    }
+    messages = []
+    for (
+        pk,
+        worker_id,
+        first_name,
+        email,
+        mobile,
+        employer,
+        site_id,
+        alternatives,
+        km,
+        expires,
+    ) in rows:
+        site = sites[site_id]
+        context = {
+            "first_name": first_name,
+            "employer_name": employer,
+            "site_name": site["name"],
+            "site_address": ", ".join(part for part in (site["address"], site["postcode"]) if part),
+            "site_kind": KIND_LABELS.get(site["kind"], "site"),
+            "why_this_site": _site_sentence(site["kind"]),
+            "distance_km": f"{km:.1f}" if km is not None else "",
+            "alternatives": [
+                {
+                    "name": sites[alternative["site_id"]]["name"],
+                    "distance_km": f"{alternative['distance_km']:.1f}",
+                }
+                for alternative in alternatives or ()
+                if alternative["site_id"] in sites
+            ],
+            "expires_on": long_date(expires),
+            "expires_short": short_date(expires),
+        }
+        fields = {"invitation_id": pk}
+        if email:
+            messages.append(
+                OutgoingMessage(
+                    channel="email",
+                    template=template,
+                    recipient=email,
+                    context=context,
+                    worker_id=worker_id,
+                    fallback_mobile=mobile or None,
+                    fields=fields,
+                )
+            )
+        elif mobile:
+            messages.append(
+                OutgoingMessage(
+                    channel="sms",
+                    template=template,
+                    recipient=mobile,
+                    context=context,
+                    worker_id=worker_id,
+                    fields=fields,
+                )
+            )
+    return messages
+
+
+def _note_channels(invitation_ids: Sequence[int]) -> None:
+    released = Invitation.objects.filter(pk__in=invitation_ids)
+    released.exclude(employment__email="").update(channel=Invitation.Channel.EMAIL)
+    released.filter(employment__email="").update(channel=Invitation.Channel.SMS)
+
+
+def link_context(message) -> dict:
+    """Called by the outbox as it sends an invitation message: make the message's own link
+    and store only its hash (a retried send replaces the link of the failed attempt), and
+    mark the invitation sent."""
+    status = (
+        Invitation.objects.filter(pk=message.invitation_id).values_list("status", flat=True).first()
+    )
+    if status not in Invitation.LIVE:
+        raise MessageCancelled(f"The invitation is {status or 'gone'}, so its link is not sent.")
+    token = secrets.token_urlsafe(16)
+    InvitationLink.objects.update_or_create(
+        message_id=message.pk,
+        defaults={
+            "invitation_id": message.invitation_id,
+            "token_hash": hash_token(token),
+            "channel": message.channel,
+            "created_at": timezone.now(),
+        },
+    )
+    Invitation.objects.filter(pk=message.invitation_id, status=Invitation.Status.SENDING).update(
+        status=Invitation.Status.SENT, sent_at=timezone.now()
+    )
+    return {"link": link_for(token)}
+
+
+for _template in TEMPLATES:
+    register_context_builder(_template, link_context)
+
+
+# --- Campaigns and release in proportion to capacity --------------------------------------
+
+
+def can_run_campaigns(user) -> bool:
+    return has_role(user, Role.LOCAL_LEAD)
+
+
+def _employers():
+    return Employment._meta.get_field("employer").related_model.objects
+
+
+MIN_FACTOR, MAX_FACTOR = Decimal("1"), Decimal("5")
+
+
+@transaction.atomic
+def start_campaign(
+    *, lead, employer_id: int | None = None, over_invite_factor: Decimal, request=None
+) -> Campaign:
+    """Start sending the queued invitations of the lead's area (or of one employer in it);
+    the first release runs straight after the commit, then the scheduled job releases more
+    as capacity frees or is added. Starting an area campaign ends the area's employer ones."""
+    if not can_run_campaigns(lead):
+        raise PermissionDenied("Only local leads start campaigns.")
+    authority_id = lead.local_authority_id
+    if not MIN_FACTOR <= over_invite_factor <= MAX_FACTOR:
+        raise ValidationError(
+            {"over_invite_factor": f"Enter a number from {MIN_FACTOR} to {MAX_FACTOR}."}
+        )
+    employer = None
+    if employer_id is not None:
+        employer = _employers().filter(pk=employer_id, local_authority_id=authority_id).first()
+        if employer is None:
+            raise ValidationError({"employer": "Choose an employer in your area."})
+    running = Campaign.objects.select_for_update().filter(
+        local_authority_id=authority_id, is_active=True
+    )
+    if running.filter(employer__isnull=True).exists():
+        raise ValidationError(
+            {"employer": "A campaign for your whole area is running. It includes every employer."}
+        )
+    if employer is not None and running.filter(employer=employer).exists():
+        raise ValidationError({"employer": f"A campaign for {employer.name} is running already."})
+    now = timezone.now()
+    if employer is None:
+        running.update(is_active=False, stopped_at=now, stopped_by=lead)
+    campaign = Campaign.objects.create(
+        local_authority_id=authority_id,
+        employer=employer,
+        over_invite_factor=over_invite_factor,
+        started_by=lead,
+        started_at=now,
+    )
+    audit.record(
+        verb="campaign_started",
+        actor=lead,
+        target=campaign,
+        details={
+            "employer_id": employer_id,
+            "over_invite_factor": str(over_invite_factor),
+        },
+        request=request,
+    )
+    from bookings.tasks import release_campaign
+
+    transaction.on_commit(lambda: release_campaign.delay(campaign.pk))
+    return campaign
+
+
+@transaction.atomic
+def stop_campaign(*, lead, campaign: Campaign, request=None) -> Campaign:
+    """Release no more; invitations already sent stay open."""
+    if not can_run_campaigns(lead) or campaign.local_authority_id != lead.local_authority_id:
+        raise PermissionDenied("Only the area's local lead stops its campaigns.")
+    campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
+    if campaign.is_active:
+        campaign.is_active = False
+        campaign.stopped_at = timezone.now()
+        campaign.stopped_by = lead
+        campaign.save(update_fields=["is_active", "stopped_at", "stopped_by"])
+        audit.record(verb="campaign_stopped", actor=lead, target=campaign, request=request)
+    return campaign
+
+
+def running_campaign_ids() -> list[int]:
+    return list(Campaign.objects.filter(is_active=True).order_by("pk").values_list("pk", flat=True))
+
+
+def allowances(*, site_ids: Sequence[int], horizon_days: int, factor: Decimal) -> dict[int, int]:
+    """How many more invitations each site may take now: its free places in the horizon
+    times the factor, less the invitations already out for it (released, not answered)."""
+    free = routing.free_places_by_site(horizons={horizon_days}).get(horizon_days, {})
+    out = dict(
+        Invitation.objects.filter(site_id__in=site_ids, status__in=Invitation.OUTSTANDING)
+        .values_list("site_id")
+        .annotate(count=Count("pk"))
+        .order_by()
+    )
+    return {
+        site_id: max(0, math.floor(free.get(site_id, 0) * factor) - out.get(site_id, 0))
+        for site_id in site_ids
+    }
+
+
+@dataclass
+class Release:
+    routed: int = 0
+    unrouted: int = 0
+    released: int = 0
+    by_site: Counter = dataclass_field(default_factory=Counter)
+
+
+def _route_waiting(campaign: Campaign) -> tuple[int, int]:
+    """Route the campaign's queued invitations that have no site yet (new ones, and ones no
+    site could take last time) and copy each route onto its invitation."""
+    with transaction.atomic():
+        # Routing rewrites workers' routes: one routing of an area at a time.
+        LocalAuthority.objects.select_for_update().filter(pk=campaign.local_authority_id).first()
+        waiting = Invitation.objects.filter(
+            campaign.scope(), status=Invitation.Status.QUEUED, site__isnull=True
+        )
+        worker_ids = list(waiting.values_list("worker_id", flat=True))
+        if not worker_ids:
+            return 0, 0
+        routing.route_workers(worker_ids=worker_ids)
+        routes = Route.objects.filter(worker_id=OuterRef("worker_id"))
+        routed = waiting.filter(Exists(routes.filter(is_unrouted=False))).update(
+            site_id=Subquery(routes.values("site_id")[:1]),
+            alternatives=Subquery(routes.values("alternatives")[:1]),
+            distance_km=Subquery(routes.values("distance_km")[:1]),
+            route_reason=Subquery(routes.values("reason")[:1]),
+        )
+        return routed, len(worker_ids) - routed
+
+
+def _release_chunk(campaign_id: int, chunk_size: int, release: Release) -> int:
+    """Release up to ``chunk_size`` of the campaign's routed, queued invitations, oldest
+    first, no more per site than its allowance; queue their messages. One transaction."""
+    with transaction.atomic():
+        campaign = Campaign.objects.select_for_update().get(pk=campaign_id)
+        if not campaign.is_active:
+            return 0
+        queued = Invitation.objects.filter(
+            campaign.scope(), status=Invitation.Status.QUEUED, site__isnull=False
+        )
+        site_ids = sorted(set(queued.values_list("site_id", flat=True).distinct().order_by()))
+        if not site_ids:
+            return 0
+        # Campaigns sharing a site release one after another, each seeing the other's count.
+        list(
+            VaccinationSite.objects.filter(pk__in=site_ids)
+            .order_by("pk")
+            .select_for_update()
+            .values_list("pk", flat=True)
+        )
+        policy = RoutingPolicy.for_authorities([campaign.local_authority_id])[
+            campaign.local_authority_id
+        ]
+        room = {
+            site_id: places
+            for site_id, places in allowances(
+                site_ids=site_ids,
+                horizon_days=policy.horizon_days,
+                factor=campaign.over_invite_factor,
+            ).items()
+            if places > 0
+        }
+        if not room:
+            return 0
+        allowed = Case(
+            *[When(site_id=site_id, then=Value(places)) for site_id, places in room.items()],
+            default=Value(0),
+        )
+        ranked = (
+            queued.filter(site_id__in=room)
+            .annotate(
+                place=Window(
+                    RowNumber(), partition_by=[F("site_id")], order_by=[F("queued_at"), F("pk")]
+                ),
+                allowed=allowed,
+            )
+            .filter(place__lte=F("allowed"))
+            .order_by("queued_at", "pk")
+            .values_list("pk", flat=True)[:chunk_size]
+        )
+        # Rows another transaction holds (a withdrawal, say) wait for the next run.
+        ids = list(
+            Invitation.objects.filter(pk__in=list(ranked), status=Invitation.Status.QUEUED)
+            .select_for_update(skip_locked=True)
+            .values_list("pk", flat=True)
+        )
+        if not ids:
+            return 0
+        now = timezone.now()
+        Invitation.objects.filter(pk__in=ids).update(
+            status=Invitation.Status.SENDING,
+            campaign_id=campaign.pk,
+            released_at=now,
+            expires_at=now + datetime.timedelta(days=settings.INVITATION_EXPIRY_DAYS),
+        )
+        _note_channels(ids)
+        queue_messages(_messages(ids, template="invitation"))
+        release.by_site.update(
+            dict(
+                Invitation.objects.filter(pk__in=ids)
+                .values_list("site_id")
+                .annotate(count=Count("pk"))
+                .order_by()
+            )
+        )
+        Campaign.objects.filter(pk=campaign.pk).update(last_released_at=now)
+        return len(ids)
+
+
+def release_campaign(*, campaign_id: int, chunk_size: int | None = None) -> Release:
+    """Route the campaign's waiting workers, then release as many of its queued invitations
+    as the sites' capacity allows, chunk by chunk (each chunk commits, so sending starts at
+    once). Safe to run twice or at the same time: a second run finds no room left."""
+    chunk_size = chunk_size or settings.INVITATION_RELEASE_CHUNK
+    campaign = Campaign.objects.filter(pk=campaign_id, is_active=True).first()
+    release = Release()
+    if campaign is None:
+        return release
+    release.routed, release.unrouted = _route_waiting(campaign)
+    while True:
+        released = _release_chunk(campaign_id, chunk_size, release)
+        release.released += released
+        if released < chunk_size:
+            break
+    if release.released:
+        audit.record(
+            verb="invitations_released",
+            target=campaign,
+            details={
+                "released": release.released,
+                "by_site": {str(site): count for site, count in release.by_site.items()},
+                "routed": release.routed,
+                "unrouted": release.unrouted,
+            },
+        )
+    return release
+
+
+# --- Reminders, expiry and resending ------------------------------------------------------
+
+
+def send_reminders(*, now: datetime.datetime | None = None, chunk_size: int | None = None) -> int:
+    """Remind workers who have not booked, INVITATION_REMINDER_DAYS after sending (at most
+    INVITATION_MAX_REMINDERS, never twice in a day); returns how many were reminded."""
+    now = now or timezone.now()
+    chunk_size = chunk_size or settings.INVITATION_RELEASE_CHUNK
+    days = settings.INVITATION_REMINDER_DAYS[: settings.INVITATION_MAX_REMINDERS]
+    if not days:
+        return 0
+    due = Q()
+    for count, day in enumerate(days):
+        due |= Q(reminder_count=count, sent_at__lte=now - datetime.timedelta(days=day))
+    not_today = Q(last_reminder_at__isnull=True) | Q(
+        last_reminder_at__lte=now - datetime.timedelta(days=1)
+    )
+    reminded = 0
+    while True:
+        with transaction.atomic():
+            ids = list(
+                Invitation.objects.filter(
+                    due,
+                    not_today,
+                    status__in=(Invitation.Status.SENT, Invitation.Status.DELIVERED),
+                    expires_at__gt=now,
+                )
+                .order_by("sent_at", "pk")
+                .select_for_update(skip_locked=True)
+                .values_list("pk", flat=True)[:chunk_size]
+            )
+            if ids:
+                Invitation.objects.filter(pk__in=ids).update(
+                    reminder_count=F("reminder_count") + 1, last_reminder_at=now
+                )
+                queue_messages(_messages(ids, template="invitation_reminder"))
+        reminded += len(ids)
+        if len(ids) < chunk_size:
+            return reminded
+
+
+def expire_invitations(*, now: datetime.datetime | None = None) -> int:
+    """Close released invitations whose links have passed their expiry date."""
+    now = now or timezone.now()
+    expired = 0
+    while True:
+        with transaction.atomic():
+            ids = list(
+                Invitation.objects.filter(status__in=Invitation.LIVE, expires_at__lte=now)
+                .select_for_update(skip_locked=True)
+                .values_list("pk", flat=True)[:ID_CHUNK]
+            )
+            if ids:
+                Invitation.objects.filter(pk__in=ids).update(
+                    status=Invitation.Status.EXPIRED, closed_at=now
+                )
+                cancel_unsent_messages(invitation_ids=ids, reason="The invitation expired.")
+        expired += len(ids)
+        if len(ids) < ID_CHUNK:
+            return expired
+
+
+RESENDABLE = (
+    Invitation.Status.SENDING,
+    Invitation.Status.SENT,
+    Invitation.Status.DELIVERED,
+    Invitation.Status.FAILED,
+    Invitation.Status.EXPIRED,
+)
+
+
+@transaction.atomic
+def resend_invitation(*, lead, invitation_id: int, request=None) -> Invitation:
+    """Send the worker a new link (to the contact details the employer holds now), with a
+    new expiry date; the old invitation is marked replaced, so its links say so."""
+    if not can_run_campaigns(lead):
+        raise PermissionDenied("Only local leads resend invitations.")
+    old = Invitation.objects.visible_to(lead).select_for_update(of=("self",)).get(pk=invitation_id)
+    if old.status not in RESENDABLE:
+        raise ValidationError(
+            {
+                "queued": "This invitation has not been sent yet. It goes out with the campaign.",
+                "superseded": "This invitation has already been replaced by a newer one.",
+            }.get(
+                old.status,
+                f"You cannot resend an invitation that is {old.get_status_display().lower()}.",
+            )
+        )
+    employment = Employment.objects.get(pk=old.employment_id)
+    if not (employment.email or employment.mobile):
+        raise ValidationError(
+            "The employer has no email address or mobile number for this worker any more. "
+            "Ask them to add one, then resend."
+        )
+    if Invitation.objects.live().filter(worker_id=old.worker_id).exclude(pk=old.pk).exists():
+        raise ValidationError("This worker has a newer invitation. Resend that one instead.")
+    now = timezone.now()
+    Invitation.objects.filter(pk=old.pk).update(status=Invitation.Status.SUPERSEDED, closed_at=now)
+    new = Invitation.objects.create(
+        worker_id=old.worker_id,
+        employment_id=old.employment_id,
+        local_authority_id=old.local_authority_id,
+        campaign_id=old.campaign_id,
+        status=Invitation.Status.SENDING,
+        site_id=old.site_id,
+        alternatives=old.alternatives,
+        distance_km=old.distance_km,
+        route_reason=old.route_reason,
+        channel=Invitation.Channel.EMAIL if employment.email else Invitation.Channel.SMS,
+        queued_at=now,
+        released_at=now,
+        expires_at=now + datetime.timedelta(days=settings.INVITATION_EXPIRY_DAYS),
+    )
+    Invitation.objects.filter(pk=old.pk).update(superseded_by=new)
+    cancel_unsent_messages(invitation_ids=[old.pk], reason="A new link replaced it.")
+    queue_messages(_messages([new.pk], template="invitation_resend"))
+    audit.record(
+        verb="invitation_resent",
+        actor=lead,
+        target=new,
+        details={"replaces": old.pk, "previous_status": old.status},
+        request=request,
+    )
+    return new
+
+
+# --- The worker's link ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LinkCheck:
+    """What a link shows: ``state`` is valid, replaced, expired, withdrawn, booked,
+    declined or unknown."""
+
+    state: str
+    invitation: Invitation | None = None
+    alternatives: list = dataclass_field(default_factory=list)
+
+
+CLOSED_STATES = {
+    Invitation.Status.SUPERSEDED: "replaced",
+    Invitation.Status.EXPIRED: "expired",
+    Invitation.Status.CANCELLED: "withdrawn",
+    Invitation.Status.BOOKED: "booked",
+    Invitation.Status.DECLINED: "declined",
+}
+
+
+def check_link(*, token: str, request=None) -> LinkCheck:
+    """Look a link up by its token's hash and say what it may show; the first opening of
+    each link is recorded."""
+    link = (
+        InvitationLink.objects.filter(token_hash=hash_token(token or ""))
+        .select_related(
+            "invitation__site", "invitation__worker", "invitation__employment__employer"
+        )
+        .first()
+    )
+    if link is None:
+        return LinkCheck(state="unknown")
+    invitation = link.invitation
+    state = CLOSED_STATES.get(invitation.status, "valid")
+    if state == "valid" and invitation.expires_at and invitation.expires_at <= timezone.now():
+        state = "expired"
+    if link.opened_at is None:
+        InvitationLink.objects.filter(pk=link.pk, opened_at__isnull=True).update(
+            opened_at=timezone.now()
+        )
+        audit.record(
+            verb="invitation_link_opened",
+            target=invitation,
+            details={"link_id": link.pk, "state": state},
+            request=request,
+        )
+    if state != "valid":
+        return LinkCheck(state=state, invitation=invitation)
+    distances = {alt["site_id"]: alt["distance_km"] for alt in invitation.alternatives or ()}
+    sites = {site.pk: site for site in VaccinationSite.objects.filter(pk__in=distances)}
+    alternatives = [
+        (sites[site_id], distance) for site_id, distance in distances.items() if site_id in sites
+    ]
+    return LinkCheck(state=state, invitation=invitation, alternatives=alternatives)
+
+
+def follow_message_outcomes() -> tuple[int, int]:
+    """Bring invitations in line with what their messages did: delivered when any was
+    delivered; not delivered when every one failed or was cancelled (a fallback text
+    message still on its way keeps it sent). Two set-based updates."""
+    messages = Message.objects.filter(invitation_id=OuterRef("pk"))
+    delivered = Invitation.objects.filter(
+        Exists(messages.filter(status=Message.Status.DELIVERED)),
+        status__in=(Invitation.Status.SENDING, Invitation.Status.SENT, Invitation.Status.FAILED),
+    ).update(status=Invitation.Status.DELIVERED)
+    failed = (
+        Invitation.objects.filter(
+            Exists(messages.filter(status=Message.Status.FAILED)),
+            status__in=(Invitation.Status.SENDING, Invitation.Status.SENT),
+        )
+        .exclude(
+            Exists(
+                messages.filter(
+                    status__in=(
+                        Message.Status.PENDING,
+                        Message.Status.SENDING,
+                        Message.Status.SENT,
+                        Message.Status.DELIVERED,
+                    )
+                )
+            )
+        )
+        .update(status=Invitation.Status.FAILED)
+    )
+    return delivered, failed

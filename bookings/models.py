@@ -412,6 +412,14 @@ class InvitationQuerySet(ScopedByAuthorityQuerySet):
     def live(self) -> "InvitationQuerySet":
         return self.filter(status__in=Invitation.LIVE)
 
+    def countable_by(self, user) -> "InvitationQuerySet":
+        """Invitations ``user`` may count (never list): NHS team members their region's."""
+        if user.is_authenticated and user.is_active and user.role == Role.NHS_TEAM:
+            if user.region_code:
+                return self.filter(local_authority__region_code=user.region_code)
+            return self.all()
+        return self.visible_to(user)
+
 
 class Invitation(models.Model):
     """The offer of a vaccination to one worker: written (queued) in the transaction that
@@ -526,6 +534,10 @@ class InvitationLink(models.Model):
     invitation = models.ForeignKey(Invitation, on_delete=models.CASCADE, related_name="links")
     token_hash = models.CharField(max_length=64, unique=True)
     channel = models.CharField(max_length=10)
+    # The message that carried it; a retried send replaces its link.
+    message = models.OneToOneField(
+        "Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="link"
+    )
     created_at = models.DateTimeField(default=timezone.now)
     opened_at = models.DateTimeField(null=True, blank=True)
 
@@ -598,6 +610,10 @@ class Message(models.Model):
     fallback_mobile = models.CharField(max_length=20, blank=True)
     fallback_of = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="fallbacks"
+    )
+    # The invitation this message offers (first send, reminder or resend), if any.
+    invitation = models.ForeignKey(
+        Invitation, null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
     )
     created_at = models.DateTimeField(default=timezone.now)
     # When a send task was last put on the queue for it (or when a retry falls due).

@@ -1,13 +1,14 @@
-"""Celery tasks for sites, routing and the message outbox: thin callers of bookings.routing
-and bookings.outbox, safe to run twice (routing replaces each worker's stored route; a message
-is claimed by one task before it is sent)."""
+"""Celery tasks for sites, routing, the message outbox and invitations: thin callers of
+bookings.routing, bookings.outbox and bookings.invitations, safe to run twice (routing
+replaces each worker's stored route; a message is claimed by one task before it is sent;
+releases, reminders and expiry lock the rows they change and skip what others hold)."""
 
 from dataclasses import asdict
 
 from celery import shared_task
 from django.contrib.auth import get_user_model
 
-from bookings import outbox
+from bookings import invitations, outbox
 from bookings.routing import route_workers
 
 
@@ -29,3 +30,32 @@ def send_messages(message_ids: list[int]) -> int:
 def sweep_messages() -> dict:
     """Beat job: take back dead workers' claims and queue again messages whose task was lost."""
     return asdict(outbox.sweep())
+
+
+@shared_task
+def release_campaign(campaign_id: int) -> int:
+    """Route and release what one campaign's sites have room for; returns how many."""
+    return invitations.release_campaign(campaign_id=campaign_id).released
+
+
+@shared_task
+def release_active_campaigns() -> int:
+    """Beat job: bring invitations in line with their messages, then queue a release of each
+    running campaign (capacity may have freed or been added)."""
+    invitations.follow_message_outcomes()
+    campaign_ids = invitations.running_campaign_ids()
+    for campaign_id in campaign_ids:
+        release_campaign.delay(campaign_id)
+    return len(campaign_ids)
+
+
+@shared_task
+def send_invitation_reminders() -> int:
+    """Beat job: remind invited workers who have not booked."""
+    return invitations.send_reminders()
+
+
+@shared_task
+def expire_invitations() -> int:
+    """Beat job: close invitations whose links have expired."""
+    return invitations.expire_invitations()

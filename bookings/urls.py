@@ -16,4 +16,16 @@ urlpatterns = [
     path("routing/policy/", views.routing_policy, name="routing_policy"),
     path("routing/unrouted/", views.unrouted_workers, name="unrouted_workers"),
     path("routing/run/", views.route_area, name="route_area"),
+    path("campaigns/", views.campaign_list, name="campaign_list"),
+    path("campaigns/start/", views.campaign_start, name="campaign_start"),
+    path("campaigns/<int:pk>/", views.campaign_detail, name="campaign_detail"),
+    path("campaigns/<int:pk>/release/", views.campaign_release, name="campaign_release"),
+    path("campaigns/<int:pk>/stop/", views.campaign_stop, name="campaign_stop"),
+    path(
+        "campaigns/<int:pk>/invitations/",
+        views.campaign_invitations,
+        name="campaign_invitations",
+    ),
+    path("invitations/<int:pk>/", views.invitation_detail, name="invitation_detail"),
+    path("invitations/<int:pk>/resend/", views.invitation_resend, name="invitation_resend"),
 ]

@@ -1,5 +1,6 @@
 """Vaccination site pages: sites in the user's scope, adding and changing sites, sessions and
-their capacity, the site calendar, and the local lead's routing policy and unrouted workers."""
+their capacity, the site calendar, the local lead's routing policy, unrouted workers,
+campaigns and invitations, and the page a worker's invitation link opens."""
 
 import datetime
 import hmac
@@ -17,15 +18,17 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from bookings import outbox, routing, services, tasks
+from bookings import invitations, outbox, routing, services, tasks
 from bookings.forms import (
+    CampaignForm,
     CancelSessionForm,
     CapacityForm,
     RoutingPolicyForm,
     SessionForm,
     SiteForm,
 )
-from bookings.models import RoutingPolicy, Session, VaccinationSite
+from bookings.models import Campaign, Invitation, RoutingPolicy, Session, VaccinationSite
+from bookings.selectors import campaign_progress
 from bookings.selectors import site_calendar as calendar_for_site
 from portal.roles import Role, has_role
 
@@ -319,3 +322,184 @@ def notify_delivery_receipt(request):
     if not isinstance(receipt, dict) or not receipt.get("status"):
         return JsonResponse({"error": "Expected a JSON delivery receipt."}, status=400)
     return JsonResponse({"result": outbox.record_delivery_receipt(receipt)})
+
+
+# ---------------------------------------------------------------------------------------------
+# Campaigns and invitations (local leads), and the worker's invitation link (no sign-in)
+
+
+def _lead_only(request):
+    return None if invitations.can_run_campaigns(request.user) else _forbidden(request)
+
+
+@login_required
+def campaign_list(request):
+    campaigns = Campaign.objects.visible_to(request.user).select_related("employer", "started_by")
+    return render(
+        request,
+        "bookings/campaign_list.html",
+        {"campaigns": campaigns, "can_run": invitations.can_run_campaigns(request.user)},
+    )
+
+
+@login_required
+def campaign_start(request):
+    if refused := _lead_only(request):
+        return refused
+    authority = request.user.local_authority
+    policy = RoutingPolicy.for_authorities([authority.pk])[authority.pk]
+    form = CampaignForm(
+        request.POST or None,
+        user=request.user,
+        initial={"scope": "area", "over_invite_factor": policy.over_invite_factor},
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            campaign = invitations.start_campaign(
+                lead=request.user,
+                employer_id=form.cleaned_data["employer_id"],
+                over_invite_factor=form.cleaned_data["over_invite_factor"],
+                request=request,
+            )
+        except ValidationError as error:
+            _show_errors(form, error)
+        else:
+            messages.success(
+                request,
+                "You started the campaign. We are sending the first invitations now. "
+                "Refresh this page in a minute to see them.",
+            )
+            return redirect("bookings:campaign_detail", pk=campaign.pk)
+    return render(
+        request,
+        "bookings/campaign_start.html",
+        {"form": form, "authority": authority, "policy": policy},
+    )
+
+
+@login_required
+def campaign_detail(request, pk: int):
+    campaign = get_object_or_404(
+        Campaign.objects.visible_to(request.user).select_related("employer", "local_authority"),
+        pk=pk,
+    )
+    counts = campaign_progress(user=request.user, campaign=campaign)
+    return render(
+        request,
+        "bookings/campaign_detail.html",
+        {
+            "campaign": campaign,
+            "counts": counts,
+            "can_run": invitations.can_run_campaigns(request.user)
+            and request.user.local_authority_id == campaign.local_authority_id,
+        },
+    )
+
+
+@login_required
+@require_POST
+def campaign_release(request, pk: int):
+    campaign = get_object_or_404(Campaign.objects.visible_to(request.user), pk=pk)
+    if refused := _lead_only(request):
+        return refused
+    if campaign.is_active:
+        transaction.on_commit(lambda: tasks.release_campaign.delay(campaign.pk))
+        messages.success(
+            request, "We are checking for free places and sending more invitations if there are."
+        )
+    return redirect("bookings:campaign_detail", pk=campaign.pk)
+
+
+@login_required
+@require_POST
+def campaign_stop(request, pk: int):
+    campaign = get_object_or_404(Campaign.objects.visible_to(request.user), pk=pk)
+    if refused := _lead_only(request):
+        return refused
+    invitations.stop_campaign(lead=request.user, campaign=campaign, request=request)
+    messages.success(request, "You stopped the campaign. Invitations already sent still work.")
+    return redirect("bookings:campaign_detail", pk=campaign.pk)
+
+
+@login_required
+def campaign_invitations(request, pk: int):
+    campaign = get_object_or_404(Campaign.objects.visible_to(request.user), pk=pk)
+    status = request.GET.get("status", "")
+    rows = (
+        Invitation.objects.visible_to(request.user)
+        .filter(campaign.scope())
+        .select_related("worker", "site")
+        .order_by("worker__last_name", "worker__first_name", "pk")
+    )
+    if status in Invitation.Status.values:
+        rows = rows.filter(status=status)
+    page = Paginator(rows, 50).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "bookings/campaign_invitations.html",
+        {
+            "campaign": campaign,
+            "page": page,
+            "status": status,
+            "statuses": Invitation.Status.choices,
+        },
+    )
+
+
+@login_required
+def invitation_detail(request, pk: int):
+    invitation = get_object_or_404(
+        Invitation.objects.visible_to(request.user).select_related(
+            "worker", "site", "employment__employer", "superseded_by"
+        ),
+        pk=pk,
+    )
+    return render(
+        request,
+        "bookings/invitation_detail.html",
+        {
+            "invitation": invitation,
+            "can_resend": invitations.can_run_campaigns(request.user)
+            and invitation.status in invitations.RESENDABLE,
+        },
+    )
+
+
+@login_required
+def invitation_resend(request, pk: int):
+    invitation = get_object_or_404(
+        Invitation.objects.visible_to(request.user).select_related("worker"), pk=pk
+    )
+    if refused := _lead_only(request):
+        return refused
+    error = None
+    if request.method == "POST":
+        try:
+            new = invitations.resend_invitation(
+                lead=request.user, invitation_id=invitation.pk, request=request
+            )
+        except ValidationError as exc:
+            error = exc.messages[0]
+        else:
+            messages.success(
+                request,
+                f"We are sending {invitation.worker.first_name} a new link. The old link no "
+                "longer works.",
+            )
+            return redirect("bookings:invitation_detail", pk=new.pk)
+    return render(
+        request, "bookings/invitation_resend.html", {"invitation": invitation, "error": error}
+    )
+
+
+def invitation_link(request, token: str):
+    """The page a worker's personal link opens: checked by the token's hash, it shows the
+    routed site and alternatives, or says plainly why the link no longer works."""
+    check = invitations.check_link(token=token, request=request)
+    status = {"valid": 200, "unknown": 404}.get(check.state, 410)
+    return render(
+        request,
+        "bookings/invitation_link.html",
+        {"check": check, "invitation": check.invitation},
+        status=status,
+    )

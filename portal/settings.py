@@ -315,6 +315,17 @@ if MESSAGE_LEASE_SECONDS <= 2 * NOTIFY_TIMEOUT:
 # Extra folders searched before bookings/templates for message templates (tests use their own).
 MESSAGE_TEMPLATE_DIRS = env.list("MESSAGE_TEMPLATE_DIRS", default=[])
 
+# --- Invitations to workers ----------------------------------------------------------------
+# A worker's link stops working this many days after it is sent (a resend starts again).
+INVITATION_EXPIRY_DAYS = env.int("INVITATION_EXPIRY_DAYS", default=28)
+# Reminders to workers who have not booked: days after sending, one reminder per entry.
+INVITATION_REMINDER_DAYS = [
+    int(day) for day in env.list("INVITATION_REMINDER_DAYS", default=["3", "7"])
+]
+INVITATION_MAX_REMINDERS = env.int("INVITATION_MAX_REMINDERS", default=2)
+# Invitations released (and messages queued) per transaction.
+INVITATION_RELEASE_CHUNK = env.int("INVITATION_RELEASE_CHUNK", default=5000)
+
 # --- Celery -------------------------------------------------------------------------------
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
@@ -351,6 +362,19 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-message-outbox": {
         "task": "bookings.tasks.sweep_messages",
         "schedule": timedelta(seconds=MESSAGE_SWEEP_SECONDS),
+    },
+    # Release more invitations as capacity frees or is added, and follow message outcomes.
+    "release-campaign-invitations": {
+        "task": "bookings.tasks.release_active_campaigns",
+        "schedule": timedelta(minutes=env.int("INVITATION_RELEASE_MINUTES", default=10)),
+    },
+    "send-invitation-reminders": {
+        "task": "bookings.tasks.send_invitation_reminders",
+        "schedule": crontab(minute=0, hour="9-17"),
+    },
+    "expire-invitations": {
+        "task": "bookings.tasks.expire_invitations",
+        "schedule": crontab(minute=30, hour=2),
     },
 }
 # A worker counts as live while its heartbeat is younger than this.

@@ -27,6 +27,8 @@ urlpatterns = [
         bookings_views.notify_delivery_receipt,
         name="notify_delivery_receipt",
     ),
+    # A worker's personal invitation link: short, because it goes in text messages.
+    path("i/", include("bookings.link_urls")),
     path("api/v1/", include("portal.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-docs"),
     path("admin/", admin.site.urls),

@@ -7,7 +7,14 @@ import factory
 from allauth.account.models import EmailAddress
 from allauth.mfa.models import Authenticator
 
-from bookings.models import Session, SiteStaffMembership, Slot, VaccinationSite
+from bookings.models import (
+    Campaign,
+    Invitation,
+    Session,
+    SiteStaffMembership,
+    Slot,
+    VaccinationSite,
+)
 from employers.models import Employer, EmployerMembership, StaffUpload
 from portal import postcodes
 from portal.models import LocalAuthority, User
@@ -248,6 +255,17 @@ def build_tenant(gss_code: str, label: str) -> Tenant:
     InformationRequest.objects.create(employment=employment, question="Describe the role.")
     site = VaccinationSiteFactory(name=f"{label} Hospital Hub", local_authorities=[authority])
     SlotFactory(session=SessionFactory(site=site))
+    campaign = Campaign.objects.create(local_authority=authority)
+    Invitation.objects.create(
+        worker=employment.worker,
+        employment=employment,
+        local_authority=authority,
+        campaign=campaign,
+        site=site,
+        status=Invitation.Status.SENT,
+        channel=Invitation.Channel.EMAIL,
+        expires_at=datetime.datetime(2099, 1, 1, tzinfo=datetime.UTC),
+    )
     return Tenant(
         local_authority=authority,
         users={
