@@ -1,25 +1,48 @@
 """``manage.py bench routing``: route a national cohort of workers to vaccination sites and, in
 the same run, time a naive every-worker-against-every-site loop on 10,000 of them, scaled up
-to the same count, as the baseline. PostgreSQL only; bench rows are reused between runs."""
+to the same count, as the baseline. ``manage.py bench invitations``: from a lead's approval
+to delivery at a local SMTP server, through two real Celery workers. PostgreSQL only."""
 
 from __future__ import annotations
 
 import datetime
 import io
 import json
+import math
+import os
 import random
+import signal
+import socket
+import subprocess
+import sys
+import threading
 import time
+from collections import Counter
+from decimal import Decimal
 
+from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.management.base import CommandError
 from django.db import connection, transaction
 from django.utils import timezone
 
-from bookings import routing
-from bookings.models import Route, RoutingPolicy, Session, Slot, VaccinationSite
+from bookings import invitations, routing
+from bookings.models import (
+    Campaign,
+    Invitation,
+    InvitationLink,
+    Message,
+    Route,
+    RoutingPolicy,
+    Session,
+    Slot,
+    VaccinationSite,
+)
 from employers.models import Employer
 from portal import postcodes
 from portal.models import LocalAuthority
-from workers.models import Employment, Worker
+from workers import services as eligibility
+from workers.models import EligibilityDecision, Employment, Worker
 
 BENCH_TAG = "bench|"
 BENCH_ODS_PREFIX = "BENCH"
@@ -312,4 +335,335 @@ def _copy_text(value) -> str:
     return str(value).replace("\\", "\\\\").replace("\t", " ").replace("\n", " ")
 
 
-BENCHMARKS = {"routing": (add_arguments, run)}
+# ---------------------------------------------------------------------------------------------
+# bench invitations
+
+INVITE_TAG = "invbench|"
+INVITE_ODS_PREFIX = "INVB"  # not BENCH…, which the routing benchmark owns
+INVITE_AUTHORITY = "E08000025"  # Birmingham: the largest authority
+INVITE_CENTRE = "B1"
+INVITE_RADIUS_KM = 12
+INVITE_SITES = 20
+INVITE_EMPLOYERS = 10
+INVITE_FACTOR = Decimal("1.5")
+BENCH_LEAD = "invitation-bench-lead@example.org"
+FIRST_NAMES = ["Aisha", "Ben", "Chloe", "Daniel", "Ewa", "Farid", "Grace", "Harpreet", "Ivan"]
+
+
+def add_invitation_arguments(parser) -> None:
+    parser.add_argument("--workers", type=int, default=100_000)
+    parser.add_argument("--seed", type=int, default=2021)
+    parser.add_argument(
+        "--task-chunk", type=int, default=200, help="messages per send task (MESSAGE_TASK_CHUNK)"
+    )
+    parser.add_argument("--timeout", type=int, default=1800, help="seconds to wait for delivery")
+
+
+class RecordingHandler:
+    """An aiosmtpd handler that counts what arrives: every message, and each recipient."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.received = 0
+        self.recipients: Counter = Counter()
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
+        with self.lock:
+            self.received += 1
+            self.recipients.update(envelope.rcpt_tos)
+        return "250 Message accepted for delivery"
+
+
+def run_invitations(options: dict, stdout) -> dict:
+    """Approve workers, start a campaign and time until every invitation reaches an SMTP sink."""
+    if connection.vendor != "postgresql":
+        raise CommandError("The invitations benchmark needs PostgreSQL: set DATABASE_URL.")
+    if not settings.REDIS_URL:
+        raise CommandError("The invitations benchmark needs Redis: set REDIS_URL.")
+    from aiosmtpd.controller import Controller
+
+    count = options["workers"]
+    rng = random.Random(options["seed"])
+    started = time.perf_counter()
+    lead, employment_ids = build_invitation_world(count, rng)
+    stdout.write(f"Set-up of {count:,} workers took {time.perf_counter() - started:.1f} s.\n")
+
+    handler = RecordingHandler()
+    with socket.socket() as probe:  # a free port (aiosmtpd cannot start on port 0)
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    sink = Controller(handler, hostname="127.0.0.1", port=port)
+    sink.start()
+    from portal.celery import app as celery_app
+
+    celery_app.set_current()
+    celery_app.control.purge()  # tasks left by an earlier run name rows that are gone
+    workers = [
+        start_bench_worker(index, smtp_port=port, task_chunk=options["task_chunk"])
+        for index in (1, 2)
+    ]
+    try:
+        wait_for_workers([name for name, _ in workers])
+        stdout.write(f"SMTP sink on port {port}; 2 Celery workers ready.\n")
+
+        started = time.perf_counter()
+        eligibility.approve_employments(
+            lead=lead, employment_ids=employment_ids, reason="Frontline care workers (bench)"
+        )
+        approved = time.perf_counter() - started
+        campaign = invitations.start_campaign(lead=lead, over_invite_factor=INVITE_FACTOR)
+        queued = Invitation.objects.filter(worker__match_key__startswith=INVITE_TAG).count()
+        stdout.write(f"Approved {count:,} and queued {queued:,} invitations in {approved:.1f} s.\n")
+        deadline = time.monotonic() + options["timeout"]
+        last_report = 0.0
+        while handler.received < queued and time.monotonic() < deadline:
+            time.sleep(0.2)
+            if time.monotonic() - last_report > 10:
+                last_report = time.monotonic()
+                stdout.write(
+                    f"  {time.perf_counter() - started:6.1f} s: {handler.received:,} received\n"
+                )
+        seconds = time.perf_counter() - started
+        time.sleep(2)  # anything arriving late would be a second copy
+    finally:
+        for _, process in workers:
+            process.send_signal(signal.SIGTERM)
+        for _, process in workers:
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        sink.stop()
+    campaign.refresh_from_db()
+    released = Invitation.objects.filter(campaign=campaign).count()
+    sent = Message.objects.filter(invitation__campaign=campaign, status=Message.Status.SENT).count()
+    distinct = len(handler.recipients)
+    duplicates = handler.received - distinct
+    stdout.write(
+        f"{handler.received:,} emails reached the sink ({distinct:,} recipients, "
+        f"{duplicates} duplicates) {seconds:.1f} s after the approval.\n"
+    )
+    return {
+        "benchmark": "invitations",
+        "workers": count,
+        "invitations": queued,
+        "released": released,
+        "messages_sent": sent,
+        "received": handler.received,
+        "distinct_recipients": distinct,
+        "duplicates": duplicates,
+        "all_delivered_once": handler.received == distinct == queued,
+        "approve_seconds": round(approved, 2),
+        "seconds": round(seconds, 2),
+        "per_second": round(handler.received / seconds, 1) if seconds else None,
+        "celery_workers": len(workers),
+        "task_chunk": options["task_chunk"],
+    }
+
+
+def start_bench_worker(index: int, *, smtp_port: int, task_chunk: int):
+    name = f"invbench{index}-{os.getpid()}@{socket.gethostname()}"
+    env = {
+        **os.environ,
+        "EMAIL_URL": f"smtp://127.0.0.1:{smtp_port}",
+        "MESSAGE_RATE_LIMITS": "email=0/s,sms=0/s",
+        "MESSAGE_TASK_CHUNK": str(task_chunk),
+        "WORKER_HEARTBEAT_INTERVAL": "1",
+    }
+    process = subprocess.Popen(  # noqa: S603 (our own interpreter and arguments)
+        [sys.executable, "-m", "celery", "-A", "portal", "worker", "--pool=solo"]
+        + ["--loglevel=WARNING", "--without-gossip", "--without-mingle", "-n", name],
+        cwd=settings.BASE_DIR,
+        env=env,
+    )
+    return name, process
+
+
+def wait_for_workers(names: list[str], timeout: float = 60) -> None:
+    from portal.models import WorkerHeartbeat
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if WorkerHeartbeat.objects.filter(hostname__in=names).count() == len(names):
+            return
+        time.sleep(0.5)
+    raise CommandError("The Celery workers did not start within a minute.")
+
+
+def build_invitation_world(count: int, rng: random.Random):
+    """A lead, employers, sites with room for every invitation, and ``count`` undecided
+    workers near the sites; earlier bench rows are removed first (not timed)."""
+    authority = LocalAuthority.objects.get(gss_code=INVITE_AUTHORITY)
+    remove_invitation_world()
+    User = get_user_model()  # noqa: N806
+    lead, _ = User.objects.get_or_create(
+        email=BENCH_LEAD,
+        defaults={"full_name": "Bench Lead", "role": "local_lead", "local_authority": authority},
+    )
+    centre = postcodes.districts()[INVITE_CENTRE]
+    nearby = sorted(
+        code
+        for code, district in postcodes.districts().items()
+        if routing.haversine_km(
+            centre.latitude, centre.longitude, district.latitude, district.longitude
+        )
+        <= INVITE_RADIUS_KM
+        and postcodes.is_valid_postcode(f"{code} 1AB")
+    )
+    with transaction.atomic():
+        employers = Employer.objects.bulk_create(
+            [
+                Employer(
+                    name=f"Invitation bench employer {index}",
+                    kind=Employer.Kind.NON_REGISTERED,
+                    postcode="B1 1BB",
+                    local_authority=authority,
+                    status=Employer.Status.APPROVED,
+                )
+                for index in range(INVITE_EMPLOYERS)
+            ]
+        )
+        sites = VaccinationSite.objects.bulk_create(
+            [
+                VaccinationSite(
+                    name=f"Bench hospital hub {index}",
+                    kind=VaccinationSite.Kind.HOSPITAL_HUB,
+                    ods_code=f"{INVITE_ODS_PREFIX}{index:05d}",
+                    address=f"{index} Hospital Road, Birmingham",
+                    postcode=f"{district} 1AB",
+                    latitude=postcodes.districts()[district].latitude,
+                    longitude=postcodes.districts()[district].longitude,
+                )
+                for index, district in enumerate(rng.sample(nearby, INVITE_SITES))
+            ]
+        )
+        VaccinationSite.local_authorities.through.objects.bulk_create(
+            [
+                VaccinationSite.local_authorities.through(
+                    vaccinationsite_id=site.pk, localauthority_id=authority.pk
+                )
+                for site in sites
+            ]
+        )
+        # Enough places in the fortnight for everyone at the over-invite factor.
+        slots = INVITE_SITES * SESSION_DAYS * SLOTS_PER_SESSION
+        per_slot = math.ceil(count / float(INVITE_FACTOR) / slots) + 1
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {Session._meta.db_table} (site_id, date, start_time, end_time, "  # noqa: S608
+                "slot_minutes, vaccinators, capacity_per_slot, is_cancelled, cancel_reason, "
+                "created_at) SELECT s.id, %s::date + d, '09:00', '17:00', 30, %s, %s, false, '', "
+                f"now() FROM {VaccinationSite._meta.db_table} s "
+                "CROSS JOIN generate_series(1, %s) d WHERE s.ods_code LIKE %s",
+                [timezone.localdate(), per_slot, per_slot, SESSION_DAYS, f"{INVITE_ODS_PREFIX}%"],
+            )
+            cursor.execute(
+                f"INSERT INTO {Slot._meta.db_table} (session_id, starts_at, capacity, booked) "  # noqa: S608
+                "SELECT se.id, (se.date + se.start_time + i * interval '30 minutes') "
+                "AT TIME ZONE %s, %s, 0 "
+                f"FROM {Session._meta.db_table} se JOIN {VaccinationSite._meta.db_table} s "
+                "ON s.id = se.site_id CROSS JOIN generate_series(0, %s) i "
+                "WHERE s.ods_code LIKE %s",
+                [
+                    timezone.get_current_timezone_name(),
+                    per_slot,
+                    SLOTS_PER_SESSION - 1,
+                    f"{INVITE_ODS_PREFIX}%",
+                ],
+            )
+        now = timezone.now()
+        copy_rows(
+            Worker,
+            ["first_name", "last_name", "date_of_birth", "home_postcode", "match_key"],
+            (
+                (
+                    FIRST_NAMES[index % len(FIRST_NAMES)],
+                    f"Bench{index}",
+                    datetime.date(1960, 1, 1) + datetime.timedelta(days=index % 15_000),
+                    f"{rng.choice(nearby)} {index % 9 + 1}AB",
+                    f"{INVITE_TAG}{index}",
+                )
+                for index in range(count)
+            ),
+            constants={"created_at": now, "updated_at": now},
+        )
+        new_workers = list(
+            Worker.objects.filter(match_key__startswith=INVITE_TAG)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        employer_ids = [employer.pk for employer in employers]
+        copy_rows(
+            Employment,
+            ["worker_id", "employer_id", "email"],
+            (
+                (
+                    worker_id,
+                    employer_ids[worker_id % INVITE_EMPLOYERS],
+                    f"invbench{worker_id}@example.org",
+                )
+                for worker_id in new_workers
+            ),
+            constants={
+                "job_role": "care_worker",
+                "work_setting": "domiciliary_care",
+                "direct_contact": True,
+                "created_at": now,
+                "updated_at": now,
+            },
+        )
+    with connection.cursor() as cursor:
+        for model in (Worker, Employment, Slot, Session):
+            cursor.execute(f"ANALYZE {model._meta.db_table}")  # noqa: S608
+    employment_ids = list(
+        Employment.objects.filter(worker__match_key__startswith=INVITE_TAG)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    return lead, employment_ids
+
+
+def remove_invitation_world() -> None:
+    """Delete the rows of earlier runs, set-based (the ORM would fetch each one to cascade)."""
+
+    def table(model) -> str:
+        return model._meta.db_table
+
+    workers = f"SELECT id FROM {table(Worker)} WHERE match_key LIKE %s"  # noqa: S608
+    employments = f"SELECT id FROM {table(Employment)} WHERE worker_id IN ({workers})"  # noqa: S608
+    invites = f"SELECT id FROM {table(Invitation)} WHERE worker_id IN ({workers})"  # noqa: S608
+    sites = f"SELECT id FROM {table(VaccinationSite)} WHERE ods_code LIKE %s"  # noqa: S608
+    sessions = f"SELECT id FROM {table(Session)} WHERE site_id IN ({sites})"  # noqa: S608
+    employers = f"SELECT id FROM {table(Employer)} WHERE name LIKE %s"  # noqa: S608
+    site_areas = VaccinationSite.local_authorities.through
+    tag, ods, names = f"{INVITE_TAG}%", f"{INVITE_ODS_PREFIX}%", "Invitation bench employer %"
+    steps = [
+        ("DELETE FROM", InvitationLink, f"invitation_id IN ({invites})", tag),
+        ("DELETE FROM", Message, f"worker_id IN ({workers})", tag),
+        ("DELETE FROM", Invitation, f"worker_id IN ({workers})", tag),
+        ("DELETE FROM", Route, f"worker_id IN ({workers})", tag),
+        ("UPDATE", Employment, f"current_decision_id IS NOT NULL AND id IN ({employments})", tag),
+        ("DELETE FROM", EligibilityDecision, f"employment_id IN ({employments})", tag),
+        ("DELETE FROM", Employment, f"id IN ({employments})", tag),
+        ("DELETE FROM", Worker, "match_key LIKE %s", tag),
+        ("DELETE FROM", Campaign, f"employer_id IN ({employers}) OR started_by_id = %s", None),
+        ("DELETE FROM", Employer, "name LIKE %s", names),
+        ("DELETE FROM", Slot, f"session_id IN ({sessions})", ods),
+        ("DELETE FROM", Session, f"site_id IN ({sites})", ods),
+        ("DELETE FROM", site_areas, f"vaccinationsite_id IN ({sites})", ods),
+        ("DELETE FROM", VaccinationSite, "ods_code LIKE %s", ods),
+    ]
+    lead = get_user_model().objects.filter(email=BENCH_LEAD).values_list("pk", flat=True).first()
+    with transaction.atomic(), connection.cursor() as cursor:
+        for verb, model, condition, parameter in steps:
+            target = table(model)
+            if verb == "UPDATE":
+                target = f"{target} SET current_decision_id = NULL"
+            params = [names, lead or 0] if parameter is None else [parameter]
+            cursor.execute(f"{verb} {target} WHERE {condition}", params)  # noqa: S608
+
+
+BENCHMARKS = {
+    "routing": (add_arguments, run),
+    "invitations": (add_invitation_arguments, run_invitations),
+}

@@ -30,7 +30,7 @@ from django.db.models import (
     When,
     Window,
 )
-from django.db.models.functions import RowNumber
+from django.db.models.functions import Coalesce, RowNumber
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
@@ -291,26 +291,35 @@ def _note_channels(invitation_ids: Sequence[int]) -> None:
 
 
 def link_context(message) -> dict:
-    """Called by the outbox as it sends an invitation message: make the message's own link
-    and store only its hash (a retried send replaces the link of the failed attempt), and
-    mark the invitation sent."""
-    status = (
-        Invitation.objects.filter(pk=message.invitation_id).values_list("status", flat=True).first()
+    """Called by the outbox as it sends an invitation message (two queries): mark the
+    invitation sent, or refuse if it is no longer open; then make the message's own link and
+    keep only its hash (a retried send replaces the link of the failed attempt)."""
+    now = timezone.now()
+    still_open = Invitation.objects.filter(
+        pk=message.invitation_id, status__in=Invitation.LIVE
+    ).update(
+        status=Case(
+            When(status=Invitation.Status.SENDING, then=Value(Invitation.Status.SENT)),
+            default=F("status"),
+        ),
+        sent_at=Coalesce(F("sent_at"), Value(now)),
     )
-    if status not in Invitation.LIVE:
-        raise MessageCancelled(f"The invitation is {status or 'gone'}, so its link is not sent.")
+    if not still_open:
+        raise MessageCancelled("The invitation is closed, so its link is not sent.")
     token = secrets.token_urlsafe(16)
-    InvitationLink.objects.update_or_create(
-        message_id=message.pk,
-        defaults={
-            "invitation_id": message.invitation_id,
-            "token_hash": hash_token(token),
-            "channel": message.channel,
-            "created_at": timezone.now(),
-        },
-    )
-    Invitation.objects.filter(pk=message.invitation_id, status=Invitation.Status.SENDING).update(
-        status=Invitation.Status.SENT, sent_at=timezone.now()
+    InvitationLink.objects.bulk_create(
+        [
+            InvitationLink(
+                invitation_id=message.invitation_id,
+                message_id=message.pk,
+                token_hash=hash_token(token),
+                channel=message.channel,
+                created_at=now,
+            )
+        ],
+        update_conflicts=True,
+        unique_fields=["message"],
+        update_fields=["invitation", "token_hash", "channel", "created_at"],
     )
     return {"link": link_for(token)}
 

@@ -17,6 +17,7 @@ NAVIGATION: list[tuple[str, str, str]] = [
     (Role.LOCAL_LEAD, "Workers", "workers:list"),
     (Role.LOCAL_LEAD, "Vaccination sites", "bookings:site_list"),
     (Role.LOCAL_LEAD, "Routing", "bookings:routing_policy"),
+    (Role.LOCAL_LEAD, "Invitations", "bookings:campaign_list"),
     (Role.LOCAL_LEAD, "Invite a colleague", "invite_colleague"),
     (Role.SITE_STAFF, "Your site", "bookings:site_list"),
     (Role.NHS_TEAM, "Overview", "overview"),
