@@ -71,9 +71,10 @@ def _chunks(ids: Sequence[int]):
         yield ids[start : start + ID_CHUNK]
 
 
-def has_contact_route() -> Q:
-    """An employment whose employer gave an email address or a mobile number."""
-    return ~Q(email="") | ~Q(mobile="")
+def has_contact_route(prefix: str = "") -> Q:
+    """An employment (``prefix`` leads to one) whose employer gave an email address or a
+    mobile number."""
+    return ~Q(**{f"{prefix}email": ""}) | ~Q(**{f"{prefix}mobile": ""})
 
 
 @transaction.atomic
@@ -512,8 +513,13 @@ def _release_chunk(campaign_id: int, chunk_size: int, release: Release) -> int:
         campaign = Campaign.objects.select_for_update().get(pk=campaign_id)
         if not campaign.is_active:
             return 0
+        # An employer may have removed the contact details since the approval: such
+        # invitations wait (and show as waiting) until there is a way to reach the worker.
         queued = Invitation.objects.filter(
-            campaign.scope(), status=Invitation.Status.QUEUED, site__isnull=False
+            campaign.scope(),
+            has_contact_route("employment__"),
+            status=Invitation.Status.QUEUED,
+            site__isnull=False,
         )
         site_ids = sorted(set(queued.values_list("site_id", flat=True).distinct().order_by()))
         if not site_ids:

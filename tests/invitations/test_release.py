@@ -191,3 +191,13 @@ def test_releases_at_the_same_time_do_not_overshoot(lead, local_authority, site,
     assert sorted(outcomes) == [0, 0, 0, 12]
     assert Invitation.objects.filter(status="sending").count() == 12
     assert Message.objects.count() == 12
+
+
+def test_a_worker_whose_contact_details_were_removed_waits(campaign, site, queue, postgres):
+    add_capacity(site, places=20)
+    reachable, unreachable = queue(2)
+    Employment = type(unreachable)
+    Employment.objects.filter(pk=unreachable.pk).update(email="", mobile="")
+    assert invitations.release_campaign(campaign_id=campaign.pk).released == 1
+    assert Invitation.objects.get(worker=unreachable.worker).status == Invitation.Status.QUEUED
+    assert Message.objects.get().recipient == reachable.email
