@@ -84,7 +84,10 @@ _context_builders: dict[str, ContextBuilder] = {}
 def register_context_builder(template: str, builder: ContextBuilder) -> None:
     """Add send-time context for messages of ``template``: ``builder(message)`` runs inside
     the transaction that claims the message, and what it returns is merged into the context
-    the template is rendered with, never stored (so it may hold a fresh secret link)."""
+    the template is rendered with, never stored (so it may hold a fresh secret link).
+
+    Register from an ``AppConfig.ready()`` (or a module it imports), so that every worker
+    process has the builder before it sends; raise ``MessageCancelled`` to stop the message."""
     _context_builders[template] = builder
 
 
@@ -265,7 +268,12 @@ def _fail(message: Message, error: str) -> None:
             _queue_fallback(message)
 
 
-def _retry_or_fail(message: Message, error: str) -> None:
+# (channel, seconds to wait) -> ids to try again then: one task per group, not per message, so
+# a provider outage does not fill the broker with a delayed task for every message.
+Retries = dict[tuple[str, float], list[int]]
+
+
+def _retry_or_fail(message: Message, error: str, retries: Retries) -> None:
     if message.attempts >= settings.MESSAGE_MAX_ATTEMPTS:
         _fail(message, f"{error} (gave up after {message.attempts} attempts)")
         return
@@ -278,7 +286,7 @@ def _retry_or_fail(message: Message, error: str) -> None:
         claimed_at=None,
         queued_at=timezone.now() + delay,
     ):
-        enqueue({message.channel: [message.pk]}, countdown=delay.total_seconds())
+        retries.setdefault((message.channel, delay.total_seconds()), []).append(message.pk)
 
 
 # Fields a fallback text message sets itself; every other field (an invitation, say) is copied.
@@ -334,7 +342,7 @@ def _queue_fallback(message: Message) -> int | None:
     return pk
 
 
-def _send_one(channel: channels.Channel, message: Message, context: dict) -> bool:
+def _send_one(channel: channels.Channel, message: Message, context: dict, retries: Retries) -> bool:
     try:
         rendered = render_message(message.template, message.channel, context)
     except Exception as error:
@@ -367,7 +375,7 @@ def _send_one(channel: channels.Channel, message: Message, context: dict) -> boo
     except Exception as error:
         if not isinstance(error, channels.TemporaryFailure):
             logger.exception("Sending message %s failed unexpectedly", message.pk)
-        _retry_or_fail(message, str(error))
+        _retry_or_fail(message, str(error), retries)
         return False
     if channel.reconcilable:
         _settle(message, S.SENT, sent_at=timezone.now(), provider_reference=reference)
@@ -382,11 +390,15 @@ def send_batch(message_ids: list[int]) -> int:
         message_ids, _claimant(), {kind: channel.provider for kind, channel in kinds.items()}
     )
     sent = 0
+    retries: Retries = {}
     for kind, channel in kinds.items():
         with channel:
             for message, context in claimed:
                 if message.channel == kind:
-                    sent += _send_one(channel, message, context)
+                    sent += _send_one(channel, message, context, retries)
+    # A worker that dies before this leaves the retries to the sweep (their rows are pending).
+    for (kind, countdown), ids in retries.items():
+        enqueue({kind: ids}, countdown=countdown)
     return sent
 
 

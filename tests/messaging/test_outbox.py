@@ -19,6 +19,7 @@ from bookings.outbox import OutgoingMessage, queue_messages
 from bookings.rendering import MissingVariable, render_message
 from portal.models import AuditEvent
 from tests.factories import EmploymentFactory
+from tests.messaging.conftest import free_port
 
 S = Message.Status
 # Other processes (threads here) must see committed rows; serialized_rollback puts the
@@ -311,6 +312,21 @@ def test_a_busy_server_is_tried_again_later_then_given_up_on_with_a_text_fallbac
     )
     assert fallback.template == message.template and fallback.context == message.context
     assert smtp_email.handler.received == []
+
+
+def test_an_outage_retries_a_chunk_with_one_delayed_task(
+    postgres, settings, django_capture_on_commit_callbacks, enqueued
+):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", free_port()  # nothing listens
+    ids = queue(
+        *[email(f"p{n}@example.org") for n in range(4)], capture=django_capture_on_commit_callbacks
+    )
+    enqueued.clear()
+    assert outbox.send_batch(ids) == 0
+    assert enqueued == [({"email": ids}, 30.0)]
+    assert {(m.status, m.attempts) for m in rows(ids)} == {(S.PENDING, 1)}
+    assert all("Could not reach the SMTP server" in m.error for m in rows(ids))
 
 
 def test_a_refused_address_fails_at_once_and_falls_back_to_a_text_message(
