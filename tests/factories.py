@@ -10,6 +10,7 @@ from allauth.mfa.models import Authenticator
 from bookings.models import (
     Campaign,
     Invitation,
+    Message,
     Session,
     SiteStaffMembership,
     Slot,
@@ -265,6 +266,12 @@ def build_tenant(gss_code: str, label: str) -> Tenant:
         status=Invitation.Status.SENT,
         channel=Invitation.Channel.EMAIL,
         expires_at=datetime.datetime(2099, 1, 1, tzinfo=datetime.UTC),
+    )
+    Message.objects.create(
+        channel=Message.Channel.EMAIL,
+        template="invitation",
+        recipient=f"worker@{label.lower().replace(' ', '-')}.example.org",
+        worker=employment.worker,
     )
     return Tenant(
         local_authority=authority,
