@@ -194,12 +194,13 @@ def test_the_rate_limit_holds_across_worker_processes(
         moment.timestamp()
         for moment in Message.objects.filter(pk__in=ids).values_list("sent_at", flat=True)
     )
-    # sent_at is taken just after the token, so allow a few milliseconds of jitter.
+    # sent_at is taken a little after the token (rendering, a busy CI machine): allow half a
+    # second of it. Without the bucket all 80 go within a second.
     busiest_second = max(
         sum(1 for moment in times if start <= moment < start + 1.0) for start in times
     )
-    assert busiest_second <= 20 + 20 + 1
-    assert times[-1] - times[0] >= (count - 20) / 20 - 0.1
+    assert busiest_second <= 20 + 20 * 1.5
+    assert times[-1] - times[0] >= (count - 20) / 20 - 0.5
     claimants = Message.objects.filter(pk__in=ids).values_list("claimed_by", flat=True)
     assert len({claimant.split(":")[1] for claimant in claimants}) == 2, "both processes sent"
     assert smtp_sink.recipients() == {f"worker{n:04d}@example.org": 1 for n in range(count)}
