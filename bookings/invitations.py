@@ -22,8 +22,10 @@ from django.db import connection, transaction
 from django.db.models import (
     Case,
     Count,
+    DateTimeField,
     Exists,
     F,
+    JSONField,
     OuterRef,
     Q,
     Subquery,
@@ -77,6 +79,19 @@ def has_contact_route(prefix: str = "") -> Q:
     return ~Q(**{f"{prefix}email": ""}) | ~Q(**{f"{prefix}mobile": ""})
 
 
+_QUEUED_COLUMNS = (
+    "worker_id",
+    "employment_id",
+    "local_authority_id",
+    "status",
+    "queued_at",
+    "alternatives",
+    "route_reason",
+    "channel",
+    "reminder_count",
+)
+
+
 @transaction.atomic
 def queue_invitations(*, employment_ids: Sequence[int]) -> int:
     """Queue one invitation per worker behind the given (just approved) employments, for
@@ -87,7 +102,7 @@ def queue_invitations(*, employment_ids: Sequence[int]) -> int:
     now = timezone.now()
     queued = 0
     for chunk in _chunks(employment_ids):
-        rows = (
+        approved = (
             Employment.objects.filter(
                 has_contact_route(),
                 pk__in=chunk,
@@ -101,25 +116,64 @@ def queue_invitations(*, employment_ids: Sequence[int]) -> int:
                 )
             )
             .order_by("worker_id", "pk")
-            .values_list("worker_id", "pk", "employer__local_authority_id")
         )
-        invitations, seen = [], set()
-        for worker_id, employment_id, authority_id in rows:
-            if worker_id not in seen:
-                seen.add(worker_id)
-                invitations.append(
-                    Invitation(
-                        worker_id=worker_id,
-                        employment_id=employment_id,
-                        local_authority_id=authority_id,
-                        queued_at=now,
-                    )
-                )
-        created = Invitation.objects.bulk_create(
-            invitations, batch_size=5000, ignore_conflicts=True
-        )
-        queued += len(created)
+        if connection.vendor == "postgresql":
+            queued += _insert_queued(approved, now)
+        else:
+            queued += _create_queued(approved, now)
     return queued
+
+
+def _insert_queued(approved, now: datetime.datetime) -> int:
+    """One INSERT … SELECT DISTINCT ON (worker): the employments never come to Python."""
+    select = (
+        approved.distinct("worker_id")
+        .annotate(
+            queued_status=Value(Invitation.Status.QUEUED),
+            queued_now=Value(now, output_field=DateTimeField()),
+            no_sites=Value([], output_field=JSONField()),
+            no_text=Value(""),
+            no_channel=Value(""),
+            no_reminders=Value(0),
+        )
+        .values_list(
+            "worker_id",
+            "pk",
+            "employer__local_authority_id",
+            "queued_status",
+            "queued_now",
+            "no_sites",
+            "no_text",
+            "no_channel",
+            "no_reminders",
+        )
+    )
+    sql, params = select.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {Invitation._meta.db_table} ({', '.join(_QUEUED_COLUMNS)}) {sql} "
+            "ON CONFLICT DO NOTHING",
+            params,
+        )
+        return cursor.rowcount
+
+
+def _create_queued(approved, now: datetime.datetime) -> int:
+    invitations, seen = [], set()
+    for worker_id, employment_id, authority_id in approved.values_list(
+        "worker_id", "pk", "employer__local_authority_id"
+    ):
+        if worker_id not in seen:
+            seen.add(worker_id)
+            invitations.append(
+                Invitation(
+                    worker_id=worker_id,
+                    employment_id=employment_id,
+                    local_authority_id=authority_id,
+                    queued_at=now,
+                )
+            )
+    return len(Invitation.objects.bulk_create(invitations, ignore_conflicts=True))
 
 
 @transaction.atomic
