@@ -1,21 +1,31 @@
 """What a rule set would decide for the staff in a file, storing nothing: the eligibility
 preview behind ``manage.py eligibility_preview`` and the preview page. The file goes through
 the staff upload's own reader and row checks (employers.staff_files, employers.imports) and
-each clean row through the evaluator that assesses stored employments (workers.rules)."""
+each clean row through the evaluator that assesses stored employments (workers.rules). The
+page's run records one audit event (who previewed what, with counts only); nothing else is
+written, the file and its rows least of all."""
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from dataclasses import dataclass
+
+from django.core.exceptions import PermissionDenied
 
 from employers.imports import check_batches
 from employers.models import Employer
 from employers.staff_files import open_staff_file
+from portal import audit
+from portal.roles import Role, is_administrator
 from workers.models import RuleSet
 from workers.rules import ELIGIBLE, NEEDS_INFORMATION, NOT_ELIGIBLE, OUTCOME_WORDS, Assessor
 from workers.services import facts_for
 
 HEADER = ["row", "staff_reference", "outcome", "reason"]
+# The page assesses the file while the lead waits: about 20,000 rows a few seconds. Longer
+# lists are split, or previewed by an operator with the command (up to MAX_ROWS).
+PAGE_MAX_ROWS = 20_000
 OUTCOMES = (ELIGIBLE, NOT_ELIGIBLE, NEEDS_INFORMATION)
 REASON_SEPARATOR = "; "
 
@@ -154,3 +164,54 @@ def preview_staff_file(
         warnings=sheet.warnings,
         depends_on_approval=depends,
     )
+
+
+def can_preview(user) -> bool:
+    """Local leads and administrators preview rule changes (both sign in with MFA)."""
+    return is_administrator(user) or (
+        user.is_authenticated and user.is_active and user.role == Role.LOCAL_LEAD
+    )
+
+
+def preview_for_user(
+    *,
+    user,
+    content: bytes,
+    filename: str,
+    rule_set: RuleSet,
+    employer: Employer | None = None,
+    request=None,
+) -> Preview:
+    """The page's preview: a lead's or administrator's, for an employer they may see (or
+    none), of up to PAGE_MAX_ROWS rows. Records who ran it, on which rules, and the counts;
+    no row, name or staff reference is kept."""
+    if not can_preview(user):
+        raise PermissionDenied("Only local leads and administrators preview rule changes.")
+    if (
+        employer is not None
+        and not Employer.objects.visible_to(user).filter(pk=employer.pk).exists()
+    ):
+        raise Employer.DoesNotExist("This employer is not in your area.")
+    preview = preview_staff_file(
+        content=content,
+        filename=filename,
+        rule_set=rule_set,
+        employer=employer,
+        max_rows=PAGE_MAX_ROWS,
+    )
+    audit.record(
+        verb="eligibility_preview_run",
+        actor=user,
+        target=rule_set,
+        details={
+            "rule_set_version": rule_set.version,
+            "draft": not rule_set.is_published,
+            "employer_id": employer.pk if employer else None,
+            "file_sha256": hashlib.sha256(content).hexdigest(),
+            "rows_assessed": len(preview.rows),
+            "error_rows": preview.error_rows,
+            "counts": preview.counts,
+        },
+        request=request,
+    )
+    return preview

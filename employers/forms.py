@@ -8,10 +8,12 @@ import re
 import phonenumbers
 from django import forms
 
+from employers.eligibility_preview import rule_set_label
 from employers.models import Employer
+from employers.staff_files import MAX_FILE_BYTES
 from portal.models import LocalAuthority
 from portal.postcodes import is_known_district, normalise_postcode, outward_code
-from workers.models import Employment
+from workers.models import Employment, RuleSet
 
 CQC_LOCATION_ID = re.compile(r"^1-\d{9,11}$")
 
@@ -249,3 +251,60 @@ class StaffFilterForm(ListFilterForm):
         self.fields["job_role"].choices = [(ALL, "All job roles"), *job_roles]
         self.fields["work_setting"].choices = [(ALL, "All work settings"), *work_settings]
         self.fields["employment_type"].choices = [(ALL, "All types"), *employment_types]
+
+
+class StaffListFileField(forms.FileField):
+    """A staff list file (CSV or XLSX) no larger than the upload reader accepts."""
+
+    def clean(self, data, initial=None):
+        uploaded = super().clean(data, initial)
+        if uploaded and uploaded.size > MAX_FILE_BYTES:
+            raise forms.ValidationError(
+                "The file is larger than 20 MB. Split the list into smaller files and "
+                "upload them one at a time."
+            )
+        return uploaded
+
+
+class RuleSetChoiceField(forms.ModelChoiceField):
+    """Published versions and drafts, named so the one in force and the drafts stand out."""
+
+    current_id: int | None = None
+
+    def __init__(self, **kwargs):
+        super().__init__(queryset=RuleSet.objects.all(), empty_label=None, **kwargs)
+
+    def label_from_instance(self, obj: RuleSet) -> str:
+        return rule_set_label(obj, current_id=self.current_id)
+
+
+class EligibilityPreviewForm(forms.Form):
+    """A staff list to preview, the employer whose approval counts, and the rules to use."""
+
+    file = StaffListFileField(
+        label="Staff list file",
+        error_messages={"required": "Choose a staff list file (CSV or Excel) to preview."},
+    )
+    employer = forms.TypedChoiceField(
+        label="Employer (optional)",
+        required=False,
+        coerce=int,
+        empty_value=None,
+        help_text="Its approval counts, and rows are checked against its staff as an upload "
+        "would be. Without one, rows are assessed as if their employer were approved.",
+    )
+    rule_set = RuleSetChoiceField(
+        label="Rules to use",
+        help_text="The version in force, an earlier version, or a draft that is not published yet.",
+    )
+
+    def __init__(self, *args, employers: list[tuple[int, str]], max_rows: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["employer"].choices = [("", "No employer: assume it is approved"), *employers]
+        current = RuleSet.objects.current()
+        self.fields["rule_set"].current_id = current.pk if current else None
+        self.fields["rule_set"].initial = self.fields["rule_set"].current_id
+        self.fields["file"].help_text = (
+            f"A CSV or Excel (.xlsx) file with the staff list template's columns, of up to "
+            f"{max_rows:,} rows and 20 MB."
+        )

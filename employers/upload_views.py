@@ -8,9 +8,10 @@ from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from employers.forms import StaffListFileField
 from employers.imports import create_upload, request_import
 from employers.models import Employer, StaffUpload, StaffUploadError
-from employers.staff_files import MAX_FILE_BYTES, UnreadableFile
+from employers.staff_files import UnreadableFile
 from employers.upload_report import errors_csv_response
 from portal.roles import Role, is_administrator
 
@@ -18,7 +19,7 @@ ERRORS_PER_PAGE = 100
 
 
 class StaffUploadForm(forms.Form):
-    file = forms.FileField(
+    file = StaffListFileField(
         label="Upload your staff list",
         help_text="A CSV or Excel (.xlsx) file of up to 20 MB and 100,000 rows.",
     )
@@ -30,15 +31,6 @@ class StaffUploadForm(forms.Form):
         help_text="Replacing the whole list marks anyone missing from the file as left. "
         "You will see how many before anything changes.",
     )
-
-    def clean_file(self):
-        uploaded = self.cleaned_data["file"]
-        if uploaded.size > MAX_FILE_BYTES:
-            raise forms.ValidationError(
-                "The file is larger than 20 MB. Split the list into smaller files and "
-                "upload them one at a time."
-            )
-        return uploaded
 
 
 def _employer_for_upload(request, employer_pk: int) -> Employer:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from employers import template_views, upload_views, views
+from employers import preview_views, template_views, upload_views, views
 
 app_name = "employers"
 urlpatterns = [
@@ -20,4 +20,15 @@ urlpatterns = [
     path("uploads/<int:pk>/progress/", upload_views.upload_progress, name="upload_progress"),
     path("uploads/<int:pk>/errors.csv", upload_views.upload_errors_csv, name="upload_errors_csv"),
     path("uploads/<int:pk>/confirm/", upload_views.upload_confirm, name="upload_confirm"),
+    path("eligibility-preview/", preview_views.eligibility_preview, name="eligibility_preview"),
+    path(
+        "eligibility-preview/results/",
+        preview_views.eligibility_preview_results,
+        name="eligibility_preview_results",
+    ),
+    path(
+        "eligibility-preview/results.csv",
+        preview_views.eligibility_preview_csv,
+        name="eligibility_preview_csv",
+    ),
 ]

@@ -14,6 +14,7 @@ NAVIGATION: list[tuple[str, str, str]] = [
     (Role.EMPLOYER, "Invite a colleague", "invite_colleague"),
     (Role.LOCAL_LEAD, "Employers to approve", "employers:approvals"),
     (Role.LOCAL_LEAD, "Eligibility review", "workers:queue"),
+    (Role.LOCAL_LEAD, "Preview rule changes", "employers:eligibility_preview"),
     (Role.LOCAL_LEAD, "Workers", "workers:list"),
     (Role.LOCAL_LEAD, "Vaccination sites", "bookings:site_list"),
     (Role.LOCAL_LEAD, "Routing", "bookings:routing_policy"),
@@ -25,6 +26,7 @@ NAVIGATION: list[tuple[str, str, str]] = [
     (Role.ADMINISTRATOR, "Overview", "overview"),
     (Role.ADMINISTRATOR, "Employers", "employers:list"),
     (Role.ADMINISTRATOR, "Eligibility review", "workers:queue"),
+    (Role.ADMINISTRATOR, "Preview rule changes", "employers:eligibility_preview"),
     (Role.ADMINISTRATOR, "Vaccination sites", "bookings:site_list"),
     (Role.ADMINISTRATOR, "Audit log", "admin:portal_auditevent_changelist"),
     (Role.ADMINISTRATOR, "Administration", "admin:index"),
@@ -42,13 +44,16 @@ def navigation_for(user, path: str) -> list[NavItem]:
     if not user.is_authenticated or not user.is_active:
         return []
     role = Role.ADMINISTRATOR if user.is_superuser else user.role
-    items = []
+    links = []
     for item_role, text, url_name in NAVIGATION:
         if item_role != role:
             continue
         try:
-            href = reverse(url_name)
+            links.append((text, reverse(url_name)))
         except NoReverseMatch:
             continue
-        items.append(NavItem(text=text, href=href, current=path.startswith(href) and href != "/"))
-    return items
+    # The page belongs to the deepest entry whose address it is under: the preview at
+    # /employers/eligibility-preview/ is not also "Employers" at /employers/.
+    under = [href for _text, href in links if path.startswith(href) and href != "/"]
+    current = max(under, key=len, default=None)
+    return [NavItem(text=text, href=href, current=href == current) for text, href in links]

@@ -67,6 +67,8 @@ class PageWatch:
         self.live_url = live_url
         self.problems: list[str] = []
         self.fonts_served: list[str] = []
+        self.failed_requests: list[tuple[str, str]] = []
+        self.downloads: set[str] = set()
 
     def on_console(self, message) -> None:
         if message.type == "error":
@@ -77,7 +79,20 @@ class PageWatch:
             self.problems.append(f"HTTP {response.status}: {response.url}")
 
     def on_request_failed(self, request) -> None:
-        self.problems.append(f"request failed: {request.url} ({request.failure})")
+        self.failed_requests.append((request.url, request.failure))
+
+    def on_download(self, download) -> None:
+        self.downloads.add(download.url)
+
+    def all_problems(self) -> list[str]:
+        """Chromium reports the navigation that turned into a download as aborted: that is
+        the download working, not a failed request."""
+        failed = [
+            f"request failed: {url} ({failure})"
+            for url, failure in self.failed_requests
+            if not (url in self.downloads and failure == "net::ERR_ABORTED")
+        ]
+        return self.problems + failed
 
     def on_page_error(self, error) -> None:
         self.problems.append(f"uncaught script error: {error}")
@@ -120,6 +135,7 @@ def new_page(browser, live_server, page_watch):
         page.on("console", page_watch.on_console)
         page.on("response", page_watch.on_response)
         page.on("requestfailed", page_watch.on_request_failed)
+        page.on("download", page_watch.on_download)
         page.on("pageerror", page_watch.on_page_error)
         contexts.append(context)
         return page
@@ -127,7 +143,8 @@ def new_page(browser, live_server, page_watch):
     yield open_page
     for context in contexts:
         context.close()
-    assert not page_watch.problems, "\n".join(page_watch.problems)
+    problems = page_watch.all_problems()
+    assert not problems, "\n".join(problems)
 
 
 @pytest.fixture
