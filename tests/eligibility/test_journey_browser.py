@@ -136,6 +136,11 @@ def test_lead_and_employer_take_workers_from_upload_to_a_verified_letter(
     assert letters.count() == 5
     code = letters.first.locator(".carevax-letter__code-value").inner_text().strip()
     assert code.startswith("CVX-")
+    # Printed, the letter stands alone: no menus, no instructions, the code still there.
+    employer_page.emulate_media(media="print")
+    assert not employer_page.locator(".nhsuk-header__navigation").is_visible()
+    assert not employer_page.locator(".carevax-no-print").first.is_visible()
+    assert letters.first.locator(".carevax-letter__code-value").is_visible()
 
     public = chromium.new_context(base_url=live_server.url).new_page()
     public.goto("/workers/verify/")
