@@ -407,7 +407,10 @@ def new_verification_codes(count: int) -> list[str]:
         wanted = count - len(codes)
         fresh = set()
         while len(fresh) < wanted:
-            body = "".join(secrets.choice(CODE_ALPHABET) for _ in range(8))
+            # 40 random bits are exactly eight characters of the 32-letter alphabet; one call
+            # for the bits, not eight, keeps 20,000 codes at a fraction of a second.
+            number = int.from_bytes(secrets.token_bytes(5), "big")
+            body = "".join(CODE_ALPHABET[(number >> shift) & 31] for shift in range(35, -1, -5))
             fresh.add(f"{CODE_PREFIX}-{body[:4]}-{body[4:]}")
         fresh -= codes
         taken = set(
