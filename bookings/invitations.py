@@ -101,11 +101,14 @@ def queue_invitations(*, employment_ids: Sequence[int]) -> int:
     unique index lets a concurrent approval of the same worker win without an error."""
     now = timezone.now()
     queued = 0
-    for chunk in _chunks(employment_ids):
+    # PostgreSQL takes every id as one array parameter, so an approval of any size queues its
+    # invitations in one statement; other databases take them in chunks of ID_CHUNK.
+    postgresql = connection.vendor == "postgresql"
+    for chunk in [list(employment_ids)] if postgresql else _chunks(employment_ids):
         approved = (
             Employment.objects.filter(
                 has_contact_route(),
-                pk__in=chunk,
+                pk__any_of=chunk,
                 status=Employment.Status.ACTIVE,
                 eligibility_decided=True,
                 eligibility_outcome=EligibilityDecision.Outcome.ELIGIBLE,
@@ -117,7 +120,7 @@ def queue_invitations(*, employment_ids: Sequence[int]) -> int:
             )
             .order_by("worker_id", "pk")
         )
-        if connection.vendor == "postgresql":
+        if postgresql:
             queued += _insert_queued(approved, now)
         else:
             queued += _create_queued(approved, now)
