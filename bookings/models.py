@@ -421,6 +421,13 @@ class InvitationQuerySet(ScopedByAuthorityQuerySet):
         return self.visible_to(user)
 
 
+class MessageChannel(models.TextChoices):
+    """The ways a message reaches a worker: an invitation's channel is its message's."""
+
+    EMAIL = "email", "Email"
+    SMS = "sms", "Text message"
+
+
 class Invitation(models.Model):
     """The offer of a vaccination to one worker: written (queued) in the transaction that
     approves them, routed and released by a campaign in proportion to site capacity, and
@@ -439,9 +446,7 @@ class Invitation(models.Model):
         SUPERSEDED = "superseded", "Replaced by a new link"
         CANCELLED = "cancelled", "Withdrawn"
 
-    class Channel(models.TextChoices):
-        EMAIL = "email", "Email"
-        SMS = "sms", "Text message"
+    Channel = MessageChannel
 
     # Statuses of an offer still open to the worker (the unique constraint's condition).
     LIVE = ("queued", "sending", "sent", "delivered", "failed")
@@ -579,9 +584,7 @@ class Message(models.Model):
     pending → sending (claimed under a lease) → sent → delivered | failed; or cancelled.
     docs/decisions/0007-outbox-and-exactly-once.md explains the states."""
 
-    class Channel(models.TextChoices):
-        EMAIL = "email", "Email"
-        SMS = "sms", "Text message"
+    Channel = MessageChannel
 
     class Status(models.TextChoices):
         PENDING = "pending", "Waiting to send"
