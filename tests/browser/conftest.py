@@ -67,7 +67,7 @@ class PageWatch:
         self.live_url = live_url
         self.problems: list[str] = []
         self.fonts_served: list[str] = []
-        self.failed_requests: list[tuple[str, str]] = []
+        self.failed_requests: list[tuple[str, str, str]] = []
         self.downloads: set[str] = set()
 
     def on_console(self, message) -> None:
@@ -79,18 +79,23 @@ class PageWatch:
             self.problems.append(f"HTTP {response.status}: {response.url}")
 
     def on_request_failed(self, request) -> None:
-        self.failed_requests.append((request.url, request.failure))
+        self.failed_requests.append((request.url, request.failure, request.resource_type))
 
     def on_download(self, download) -> None:
         self.downloads.add(download.url)
 
     def all_problems(self) -> list[str]:
-        """Chromium reports the navigation that turned into a download as aborted: that is
-        the download working, not a failed request."""
+        """Chromium reports as aborted the navigation that turned into a download (that is the
+        download working) and a picture or stylesheet still loading when the person moved on to
+        the next page (that is the person being quick). Anything refused or missing still
+        counts: a missing file answers 404 and is caught by ``on_response``."""
         failed = [
             f"request failed: {url} ({failure})"
-            for url, failure in self.failed_requests
-            if not (url in self.downloads and failure == "net::ERR_ABORTED")
+            for url, failure, resource_type in self.failed_requests
+            if not (
+                failure == "net::ERR_ABORTED"
+                and (url in self.downloads or resource_type != "document")
+            )
         ]
         return self.problems + failed
 

@@ -7,6 +7,7 @@ import csv
 import io
 
 import pytest
+from playwright.sync_api import expect
 
 from employers.models import Employer
 from tests.browser.test_journeys import axe_violations
@@ -79,7 +80,7 @@ def test_lead_previews_a_draft_on_a_staff_list(demo, new_page, sign_in, staff_li
         1,
         1,
     ]
-    assert "These rules are a draft" in page.content()
+    expect(page.locator("body")).to_contain_text("These rules are a draft")
     rows = page.locator("#preview-rows tbody tr")
     assert rows.count() == 100
     assert rows.nth(0).inner_text().split("\t") == [

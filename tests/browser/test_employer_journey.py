@@ -14,6 +14,7 @@ import pytest
 from django.conf import settings
 from django.core import mail
 from django.test import Client
+from playwright.sync_api import expect
 
 from employers.models import Employer, StaffUpload
 from portal.celery import app as celery_app
@@ -104,7 +105,7 @@ def test_employer_signs_up_is_approved_and_uploads_their_staff_list(
     register_organisation(employer_page)
 
     assert employer_page.locator("h1").inner_text() == "Riverside Care Home"
-    assert "is checking your registration" in employer_page.content()
+    expect(employer_page.locator("body")).to_contain_text("is checking your registration")
     employer = Employer.objects.get(cqc_location_id="1-123456789")
     assert employer.status == Employer.Status.PENDING
     assert employer.postcode == "SW1A 1AA"
@@ -119,7 +120,7 @@ def test_employer_signs_up_is_approved_and_uploads_their_staff_list(
     lead_page.get_by_label("Approve this employer").check()
     lead_page.get_by_role("button", name="Save decision").click()
     settle(lead_page)
-    assert "You approved Riverside Care Home" in lead_page.content()
+    expect(lead_page.locator("body")).to_contain_text("You approved Riverside Care Home")
     # Back on the queue, which still holds seed_demo's other pending employer.
     assert "Riverside Care Home" not in lead_page.locator("table").inner_text()
 
@@ -232,7 +233,7 @@ def upload_with_errors_then_corrected(
     assert "Rows checked\t5" in summary
     assert "Rows with errors\t3" in summary
     assert "“Notes”" in summary  # the ignored column is named in a warning
-    assert "Nothing has been imported" in page.content()
+    expect(page.locator("body")).to_contain_text("Nothing has been imported")
     shown = error_table(page)
     assert [row[:3] for row in shown] == [expected[:3] for expected in EXPECTED_ERRORS]
     for row, expected in zip(shown, EXPECTED_ERRORS, strict=True):
@@ -259,7 +260,7 @@ def upload_with_errors_then_corrected(
     assert page.locator("#summary-heading").inner_text() == "Imported"
     assert_accessible(page)
     follow(page, "See your staff list", to="Staff")
-    assert "5 current members of staff" in page.content()
+    expect(page.locator("body")).to_contain_text("5 current members of staff")
     names = page.locator("table.nhsuk-table tbody tr td:first-child").all_inner_texts()
     expected = sorted(f"{row['last_name']}, {row['first_name']}" for row in STAFF)
     assert sorted(name.strip() for name in names) == expected

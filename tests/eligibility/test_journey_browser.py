@@ -7,6 +7,7 @@ import os
 import pytest
 from django.conf import settings
 from django.test import Client
+from playwright.sync_api import expect
 
 from employers.models import Employer
 from portal.roles import Role
@@ -99,7 +100,7 @@ def test_lead_and_employer_take_workers_from_upload_to_a_verified_letter(
     page.get_by_role("link", name="Approve 3 eligible").click()
     assert page.locator("h1").inner_text() == "Approve as eligible: 3 workers"
     page.get_by_role("button", name="Approve 3 workers").click()
-    assert "You approved 3 workers as eligible." in page.content()
+    expect(page.locator("body")).to_contain_text("You approved 3 workers as eligible.")
 
     # Back to everyone still waiting at this employer.
     page.goto(f"/workers/eligibility/?employer={employer.pk}")
@@ -112,7 +113,7 @@ def test_lead_and_employer_take_workers_from_upload_to_a_verified_letter(
         "Do they give personal care to residents?"
     )
     page.get_by_role("button", name="Send the question").click()
-    assert "You asked about 2 workers" in page.content()
+    expect(page.locator("body")).to_contain_text("You asked about 2 workers")
 
     employer_page = signed_in_page(chromium, live_server, employer_user)
     for name in ("Dev Office", "Eve Office"):
@@ -120,16 +121,18 @@ def test_lead_and_employer_take_workers_from_upload_to_a_verified_letter(
         employer_page.get_by_role("link", name=f"Answer about {name}").click()
         employer_page.get_by_label("Your answer").fill("Yes, they cover care shifts every week.")
         employer_page.get_by_role("button", name="Send your answer").click()
-        assert f"You answered the question about {name}" in employer_page.content()
+        expect(employer_page.locator("body")).to_contain_text(
+            f"You answered the question about {name}"
+        )
 
     for name in ("Dev Office", "Eve Office"):
         page.goto("/workers/eligibility/")
         page.get_by_role("link", name=name).click()
-        assert "they cover care shifts every week" in page.content()
+        expect(page.locator("body")).to_contain_text("they cover care shifts every week")
         page.get_by_label("Eligible", exact=True).check()
         page.get_by_label("Reason").fill("The employer confirmed weekly personal care shifts")
         page.get_by_role("button", name="Record the decision").click()
-        assert "You recorded a decision" in page.content()
+        expect(page.locator("body")).to_contain_text("You recorded a decision")
 
     employer_page.goto(f"/workers/letters/?employer={employer.pk}")
     letters = employer_page.locator("article.carevax-letter")
@@ -146,4 +149,4 @@ def test_lead_and_employer_take_workers_from_upload_to_a_verified_letter(
     public.goto("/workers/verify/")
     public.get_by_label("Eligibility code").fill(code)
     public.get_by_role("button", name="Check the code").click()
-    assert "This code is valid for Amy C., Riverside Care." in public.content()
+    expect(public.locator("body")).to_contain_text("This code is valid for Amy C., Riverside Care.")
