@@ -164,7 +164,10 @@ def _analyze() -> None:
     """Refresh the planner's statistics: everything here happens in one transaction, which
     autovacuum never sees, and plans made for empty tables would time the planner instead."""
     if connection.vendor == "postgresql":
-        tables = [Worker, Employment, EligibilityDecision]
+        from django.apps import apps
+
+        employer = apps.get_model("employers", "Employer")
+        tables = [employer, Worker, Employment, EligibilityDecision]
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE " + ", ".join(model._meta.db_table for model in tables))
 

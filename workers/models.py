@@ -126,12 +126,15 @@ ELIGIBILITY_STATUS_LABELS = {
 
 class EmploymentQuerySet(models.QuerySet):
     def visible_to(self, user) -> "EmploymentQuerySet":
+        # No DISTINCT: the scope joins many-to-one (employer) or one membership per employer
+        # and user (a unique constraint), so no employment can appear twice; DISTINCT would
+        # only make every count, page and EXISTS over a large area sort first.
         scope = employment_scope(user)
         if scope is None:
             return self.all()
         if scope == Q(pk__in=[]):
             return self.none()
-        return self.filter(scope).distinct()
+        return self.filter(scope)
 
     def countable_by(self, user) -> "EmploymentQuerySet":
         """Employments ``user`` may count in aggregate reports (never list person by person).
@@ -163,9 +166,14 @@ class Employment(models.Model):
         ACTIVE = "active", "Current"
         LEFT = "left", "Left"
 
-    worker = models.ForeignKey(Worker, on_delete=models.CASCADE, related_name="employments")
+    # No index of their own: the unique (worker, employer) constraint and the eligibility
+    # index lead with these columns, and every index more is one more write for each of the
+    # tens of thousands of rows a bulk decision or an import updates.
+    worker = models.ForeignKey(
+        Worker, on_delete=models.CASCADE, related_name="employments", db_index=False
+    )
     employer = models.ForeignKey(
-        "employers.Employer", on_delete=models.CASCADE, related_name="employments"
+        "employers.Employer", on_delete=models.CASCADE, related_name="employments", db_index=False
     )
     staff_reference = models.CharField(max_length=50, blank=True)
     email = models.EmailField(blank=True)
@@ -178,9 +186,8 @@ class Employment(models.Model):
     direct_contact = models.BooleanField(
         "direct contact with clinically vulnerable people", default=False
     )
-    status = models.CharField(
-        max_length=10, choices=Status.choices, default=Status.ACTIVE, db_index=True
-    )
+    # Two values, nearly all "active": an index would never be chosen, only written.
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
     left_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
@@ -242,12 +249,13 @@ class Employment(models.Model):
 
 class EligibilityDecisionQuerySet(models.QuerySet):
     def visible_to(self, user) -> "EligibilityDecisionQuerySet":
+        # No DISTINCT, for the reason given on EmploymentQuerySet.visible_to.
         scope = employment_scope(user, prefix="employment__")
         if scope is None:
             return self.all()
         if scope == Q(pk__in=[]):
             return self.none()
-        return self.filter(scope).distinct()
+        return self.filter(scope)
 
 
 class EligibilityDecision(models.Model):
@@ -263,8 +271,9 @@ class EligibilityDecision(models.Model):
         ASSESSMENT = "assessment", "Rule assessment"
         LEAD = "lead", "Local lead"
 
+    # Indexed by (employment, newest first) below, which serves every lookup by employment.
     employment = models.ForeignKey(
-        Employment, on_delete=models.CASCADE, related_name="eligibility_decisions"
+        Employment, on_delete=models.CASCADE, related_name="eligibility_decisions", db_index=False
     )
     outcome = models.CharField(max_length=20, choices=Outcome.choices)
     reasons = models.JSONField(default=list)
@@ -278,14 +287,19 @@ class EligibilityDecision(models.Model):
     snapshot = models.JSONField(default=dict)
     # Decisions written together share a batch; the batch's audit event names it.
     batch = models.UUIDField(null=True, blank=True, db_index=True)
-    # Given when a local lead decides "eligible"; printed on the worker's letter.
-    verification_code = models.CharField(max_length=13, null=True, blank=True, unique=True)
+    # Given when a local lead decides "eligible"; printed on the worker's letter. Unique by a
+    # constraint rather than ``unique=True``, which on PostgreSQL adds a second index for
+    # LIKE searches that codes never need (found only whole, by the verification page).
+    verification_code = models.CharField(max_length=13, null=True, blank=True)
 
     objects = EligibilityDecisionQuerySet.as_manager()
 
     class Meta:
         ordering = ["-decided_at", "-id"]
         indexes = [models.Index(fields=["employment", "-decided_at"])]
+        constraints = [
+            models.UniqueConstraint(fields=["verification_code"], name="one_verification_code")
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_outcome_display()} ({self.employment_id})"
@@ -395,12 +409,13 @@ class Reassessment(models.Model):
 
 class InformationRequestQuerySet(models.QuerySet):
     def visible_to(self, user) -> "InformationRequestQuerySet":
+        # No DISTINCT, for the reason given on EmploymentQuerySet.visible_to.
         scope = employment_scope(user, prefix="employment__")
         if scope is None:
             return self.all()
         if scope == Q(pk__in=[]):
             return self.none()
-        return self.filter(scope).distinct()
+        return self.filter(scope)
 
 
 class InformationRequest(models.Model):

@@ -6,7 +6,8 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass
 
-from django.db.models import Count, Q, QuerySet
+from django.apps import apps
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
 from workers.models import EligibilityDecision, Employment, InformationRequest
 
@@ -105,6 +106,20 @@ def outcome_counts(queryset: QuerySet) -> dict[str, int]:
         eligible=Count("pk", filter=Q(eligibility_outcome=Outcome.ELIGIBLE)),
         needs_information=Count("pk", filter=Q(eligibility_outcome=Outcome.NEEDS_INFORMATION)),
         not_eligible=Count("pk", filter=Q(eligibility_outcome=Outcome.NOT_ELIGIBLE)),
+    )
+
+
+def employer_choices(user) -> list[tuple[int, str]]:
+    """Every employer with current staff the user may review, by name: the queue's employer
+    filter. Read from the employers the user may see (one index probe each for current
+    staff), not by grouping every employment, so it costs the same however many workers an
+    authority has."""
+    employer_model = apps.get_model("employers", "Employer")
+    return list(
+        employer_model.objects.visible_to(user)
+        .filter(Exists(review_scope(user).order_by().filter(employer_id=OuterRef("pk"))))
+        .order_by("name", "pk")
+        .values_list("pk", "name")
     )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import io
+import itertools
 import json
 import secrets
 import uuid
@@ -31,7 +32,6 @@ from workers.models import (
     Reassessment,
     RuleSet,
     Worker,
-    employment_scope,
 )
 from workers.rules import Assessor, Facts, RuleError, compile_rules
 from workers.signals import approvals_reversed, employments_approved
@@ -170,7 +170,8 @@ def _insert_decisions(rows: list[tuple]) -> None:
         )
         return
     # A batch repeats most values on every row (outcome, reasons, version, who, when, the
-    # batch): each distinct one is rendered once, which was a third of assessing's CPU time.
+    # batch): a column with one value throughout is rendered once, and in the others each
+    # distinct value once, which was a third of assessing's CPU time.
     rendered: dict = {}
 
     def text(value) -> str:
@@ -184,9 +185,15 @@ def _insert_decisions(rows: list[tuple]) -> None:
             found = rendered[key] = _copy_text(value)
         return found
 
+    def column_text(values: tuple) -> Iterable[str]:
+        if values.count(values[0]) == len(values):
+            return itertools.repeat(text(values[0]), len(values))
+        return map(text, values)
+
     buffer = io.StringIO()
-    for row in rows:
-        buffer.write("\t".join([text(value) for value in row]))
+    if rows:
+        columns = [column_text(values) for values in zip(*rows, strict=True)]
+        buffer.write("\n".join(map("\t".join, zip(*columns, strict=True))))
         buffer.write("\n")
     buffer.seek(0)
     table = EligibilityDecision._meta.db_table
@@ -393,13 +400,6 @@ def _require_lead(user) -> None:
         raise PermissionDenied("Only local leads decide eligibility.")
 
 
-def _scoped(user):
-    """Employments ``user`` may act on, without DISTINCT so rows can be locked."""
-    scope = employment_scope(user)
-    queryset = Employment.objects.all()
-    return queryset if scope is None else queryset.filter(scope)
-
-
 def new_verification_codes(count: int) -> list[str]:
     """``count`` distinct codes like ``CVX-7F3K-9Q2P`` not yet given to anyone (one query)."""
     codes: set[str] = set()
@@ -414,7 +414,7 @@ def new_verification_codes(count: int) -> list[str]:
             fresh.add(f"{CODE_PREFIX}-{body[:4]}-{body[4:]}")
         fresh -= codes
         taken = set(
-            EligibilityDecision.objects.filter(verification_code__in=fresh).values_list(
+            EligibilityDecision.objects.filter(verification_code__any_of=fresh).values_list(
                 "verification_code", flat=True
             )
         )
@@ -439,7 +439,7 @@ _LOCK_COLUMNS = (
     "current_decision_id",
     "eligibility_decided",
     "information_requested",
-    "current_decision__rule_set_version",
+    "eligibility_outcome",
 )
 
 
@@ -452,9 +452,10 @@ def set_digest(pairs: Iterable[tuple[int, int | None]]) -> str:
     return digest.hexdigest()
 
 
-def _decide_in_bulk(
-    *, lead, employment_ids: Sequence[int], digest: str | None, outcome: str, reason: str
-) -> tuple[uuid.UUID, list[int]]:
+def _lock_set(*, lead, employment_ids: Sequence[int], digest: str | None) -> list[tuple]:
+    """Lock the employments of a bulk decision (``_LOCK_COLUMNS`` of each, by id) and check
+    they are the set the lead confirmed: all in the lead's area, unchanged since the
+    confirmation page, none decided or waiting for the employer meanwhile."""
     _require_lead(lead)
     wanted = set(employment_ids)
     if not wanted:
@@ -462,8 +463,8 @@ def _decide_in_bulk(
             "There are no workers in this set. Change the filters or choose some."
         )
     rows = list(
-        _scoped(lead)
-        .filter(pk__in=wanted)
+        Employment.objects.visible_to(lead)
+        .filter(pk__any_of=list(wanted))
         .select_for_update(of=("self",))
         .order_by("pk")
         .values_list(*_LOCK_COLUMNS)
@@ -475,6 +476,12 @@ def _decide_in_bulk(
     if any(row[9] or row[10] for row in rows):
         waiting = sum(1 for row in rows if row[9] or row[10])
         raise SetChanged(len(rows) - waiting)
+    return rows
+
+
+def _decide_in_bulk(*, lead, rows: list[tuple], outcome: str, reason: str) -> uuid.UUID:
+    """Record the lead's ``outcome`` for each locked row (from ``_lock_set``) as one batch
+    and make it each employment's current decision."""
     if outcome == Outcome.ELIGIBLE:
         unapproved = sum(1 for row in rows if row[5] != APPROVED_EMPLOYER)
         if unapproved:
@@ -484,18 +491,24 @@ def _decide_in_bulk(
             )
     now = timezone.now()
     batch = uuid.uuid4()
+    reasons = [reason]
     codes = iter(new_verification_codes(len(rows)) if outcome == Outcome.ELIGIBLE else ())
     # The rule version recorded is the one that proposed what the lead confirms or overrides.
+    # Read by id, not joined to the lock: a join to the whole history made the planner scan it.
+    versions = dict(
+        EligibilityDecision.objects.filter(
+            pk__any_of=[row[8] for row in rows if row[8] is not None]
+        ).values_list("pk", "rule_set_version")
+    )
     _insert_decisions(
         [
-            (row[0], outcome, [reason], row[11], Source.LEAD, lead.pk, now)
+            (row[0], outcome, reasons, versions.get(row[8]), Source.LEAD, lead.pk, now)
             + (_snapshot(row, _facts(row)), batch, next(codes, None))
             for row in rows
         ]
     )
-    ids = [row[0] for row in rows]
     _point_at_batch(batch, decided=True)
-    return batch, ids
+    return batch
 
 
 def _bulk_reason(reason: str, *, outcome: str, rows_assessed_eligible: bool) -> str:
@@ -518,21 +531,11 @@ def approve_employments(
 ) -> int:
     """Decide "eligible" for every employment given (all undecided, in the lead's area,
     with approved employers); a reason is needed unless all were assessed eligible."""
-    _require_lead(lead)
-    all_eligible = (
-        not _scoped(lead)
-        .filter(pk__in=list(employment_ids))
-        .exclude(eligibility_outcome=Outcome.ELIGIBLE)
-        .exists()
-    )
+    rows = _lock_set(lead=lead, employment_ids=employment_ids, digest=digest)
+    all_eligible = all(row[11] == Outcome.ELIGIBLE for row in rows)
     reason = _bulk_reason(reason, outcome=Outcome.ELIGIBLE, rows_assessed_eligible=all_eligible)
-    batch, ids = _decide_in_bulk(
-        lead=lead,
-        employment_ids=employment_ids,
-        digest=digest,
-        outcome=Outcome.ELIGIBLE,
-        reason=reason,
-    )
+    batch = _decide_in_bulk(lead=lead, rows=rows, outcome=Outcome.ELIGIBLE, reason=reason)
+    ids = [row[0] for row in rows]
     audit.record(
         verb="eligibility_approved",
         actor=lead,
@@ -551,13 +554,9 @@ def reject_employments(
 ) -> int:
     """Decide "not eligible", with the lead's reason, for every employment given."""
     reason = _bulk_reason(reason, outcome=Outcome.NOT_ELIGIBLE, rows_assessed_eligible=False)
-    batch, ids = _decide_in_bulk(
-        lead=lead,
-        employment_ids=employment_ids,
-        digest=digest,
-        outcome=Outcome.NOT_ELIGIBLE,
-        reason=reason,
-    )
+    rows = _lock_set(lead=lead, employment_ids=employment_ids, digest=digest)
+    batch = _decide_in_bulk(lead=lead, rows=rows, outcome=Outcome.NOT_ELIGIBLE, reason=reason)
+    ids = [row[0] for row in rows]
     audit.record(
         verb="eligibility_rejected",
         actor=lead,
@@ -572,7 +571,7 @@ def reject_employments(
 def _lock_one(user, employment_id: int) -> Employment:
     _require_lead(user)
     employment = (
-        _scoped(user)
+        Employment.objects.visible_to(user)
         .select_for_update(of=("self",))
         .select_related("employer")
         .get(pk=employment_id)
@@ -743,8 +742,8 @@ def request_information(
     if not wanted:
         raise EligibilityError("Choose at least one worker to ask about.")
     rows = list(
-        _scoped(lead)
-        .filter(pk__in=wanted)
+        Employment.objects.visible_to(lead)
+        .filter(pk__any_of=list(wanted))
         .select_for_update(of=("self",))
         .values_list("pk", "employer_id", "eligibility_decided")
     )
@@ -760,7 +759,7 @@ def request_information(
         for pk, _, _ in rows
     )
     ids = [pk for pk, _, _ in rows]
-    Employment.objects.filter(pk__in=ids).update(information_requested=True)
+    Employment.objects.filter(pk__any_of=ids).update(information_requested=True)
     audit.record(
         verb="eligibility_information_requested",
         actor=lead,

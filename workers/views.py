@@ -69,14 +69,7 @@ def worker_detail(request, pk: int):
 
 
 def _filter_form(request, data: QueryDict) -> QueueFilterForm:
-    employers = [
-        (row["employer_id"], row["employer__name"])
-        for row in sorted(
-            selectors.employer_counts(selectors.review_scope(request.user), limit=1000),
-            key=lambda row: row["employer__name"],
-        )
-    ]
-    form = QueueFilterForm(data or None, employers=employers)
+    form = QueueFilterForm(data or None, employers=selectors.employer_choices(request.user))
     form.is_valid()
     return form
 

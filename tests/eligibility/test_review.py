@@ -61,6 +61,32 @@ def test_queue_counts_filters_and_pages(lead_client, assessed, postgres):
     assert newest.context["page"].object_list[0].pk == assessed["no_contact"].pk
 
 
+def test_employer_filter_offers_every_employer_with_staff_in_the_area(
+    lead_client, make_employment, employer, other_local_authority, postgres
+):
+    """The filter lists each employer in the area with current staff, however small, by
+    name: not those without staff, nor another authority's, and it filters by any of them."""
+    small = EmployerFactory(local_authority=employer.local_authority, name="Aardvark Care")
+    only_left = EmployerFactory(local_authority=employer.local_authority, name="Gone Care")
+    elsewhere = EmployerFactory(local_authority=other_local_authority, name="Elsewhere Care")
+    for _ in range(3):
+        make_employment()
+    one = make_employment(employer=small)
+    make_employment(employer=only_left, status=Employment.Status.LEFT)
+    make_employment(employer=elsewhere)
+    services.assess_employments()
+    response = lead_client.get(QUEUE)
+    choices = list(response.context["form"].fields["employer"].choices)[1:]
+    assert choices == sorted(
+        [(small.pk, small.name), (employer.pk, employer.name)], key=lambda c: c[1]
+    )
+    filtered = lead_client.get(QUEUE, {"employer": small.pk})
+    assert [e.pk for e in filtered.context["page"].object_list] == [one.pk]
+    assert filtered.context["counts"]["total"] == 1
+    refused = lead_client.get(QUEUE, {"employer": elsewhere.pk})
+    assert refused.context["form"].errors["employer"]
+
+
 def test_queue_shows_only_the_leads_authority(client, other_lead, assessed, postgres):
     client.force_login(other_lead)
     response = client.get(QUEUE)
