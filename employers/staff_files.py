@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import datetime
 import io
+import itertools
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -18,6 +19,9 @@ MAX_ROWS = 100_000
 MAX_UNCOMPRESSED_BYTES = 300 * 1024 * 1024
 MAX_COMPRESSION_RATIO = 100
 
+# Exports often put a title, a date or notes above the column names: the header is the
+# first of this many rows that names at least two template columns.
+HEADER_SEARCH_ROWS = 20
 ZIP_MAGIC = b"PK\x03\x04"
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 # Directory entry names in an OLE file are UTF-16LE; an encrypted Office file has this stream.
@@ -155,17 +159,18 @@ def sheet_from_table(
             columns[key] = index
     if not columns:
         raise UnreadableFile(
-            "We could not find the staff list columns in the first row of the file. "
-            "Use the staff list template: the first row must hold the column names, "
-            "such as First name, Last name and Date of birth."
+            "We could not find the staff list columns at the top of the file. "
+            "Use the staff list template: one row above your staff must hold the column "
+            "names, such as First name, Last name and Date of birth."
         )
     missing = [column.header for column in COLUMNS if column.required and column.key not in columns]
     if missing:
         names = ", ".join(missing)
         noun = "column is" if len(missing) == 1 else "columns are"
         raise UnreadableFile(
-            f"The {noun} missing: {names}. Add the {noun.split()[0]} to the first row of your "
-            "file, using the names in the staff list template, and upload it again."
+            f"The {noun} missing: {names}. Add the {noun.split()[0]} to the row of column "
+            "names in your file, using the names in the staff list template, and upload it "
+            "again."
         )
     sheet = StaffSheet(
         kind=kind,
@@ -221,9 +226,7 @@ def _open_csv(content: bytes):
     controls = sum(1 for ch in sample if ord(ch) < 32 and ch not in "\r\n\t")
     if controls > len(sample) // 100:
         raise UnreadableFile(_not_a_spreadsheet())
-    first_line = sample.splitlines()[0] if sample.splitlines() else ""
-    # The header row decides the delimiter: whichever of comma, semicolon or tab splits it most.
-    delimiter = max([",", ";", "\t"], key=first_line.count)
+    delimiter = _delimiter(sample)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
 
     def numbered() -> Iterator[tuple[int, list[str]]]:
@@ -236,19 +239,51 @@ def _open_csv(content: bytes):
                 "Check for a stray quotation mark, save the file as CSV again and upload it."
             ) from exc
 
-    rows = numbered()
-    header = _first_non_empty(rows)
-    if header is None:
+    found = _find_header(numbered())
+    if found is None:
         raise UnreadableFile("The file is empty. Add your staff to the template and upload it.")
+    header_number, header, rows = found
     # Lines after the header; the last line may lack its newline.
-    estimated = text.count("\n") - 1 + (not text.endswith("\n"))
+    estimated = text.count("\n") - header_number + (not text.endswith("\n"))
     return "csv", header, rows, estimated
 
 
-def _first_non_empty(rows):
-    for _number, cells in rows:
+def _delimiter(sample: str) -> str:
+    """Comma, semicolon or tab: whichever makes a row of the sample's first lines name the
+    most template columns; failing that, whichever splits the first line most."""
+    lines = sample.splitlines()[:HEADER_SEARCH_ROWS]
+    candidates = [",", ";", "\t"]
+
+    def columns_named(delimiter: str) -> int:
+        try:
+            rows = csv.reader(lines, delimiter=delimiter)
+            return max((_columns_named(cells) for cells in rows), default=0)
+        except csv.Error:
+            return 0
+
+    named = {delimiter: columns_named(delimiter) for delimiter in candidates}
+    first_line = lines[0] if lines else ""
+    return max(candidates, key=lambda d: (named[d], first_line.count(d)))
+
+
+def _columns_named(cells) -> int:
+    return len({match_header(cell) for cell in cells if cell is not None} - {None})
+
+
+def _find_header(rows: Iterator[tuple[int, list]]):
+    """``(row number, header cells, rows after it)``: the first of the leading rows that
+    names two template columns (titles and notes above it are skipped), else the first row
+    with anything in it, whose columns the caller then explains; None for no rows at all."""
+    leading: list[tuple[int, list]] = []
+    for number, cells in rows:
+        leading.append((number, cells))
+        if _columns_named(cells) >= 2:
+            return number, cells, rows
+        if len(leading) >= HEADER_SEARCH_ROWS:
+            break
+    for index, (number, cells) in enumerate(leading):
         if any(cell is not None and str(cell).strip() for cell in cells):
-            return cells
+            return number, cells, itertools.chain(leading[index + 1 :], rows)
     return None
 
 
@@ -289,6 +324,7 @@ def _open_xlsx(content: bytes, max_rows: int):
     except Exception as exc:  # openpyxl raises many kinds for a damaged workbook
         raise UnreadableFile(DAMAGED) from exc
     try:
+        first_with_data = None
         for worksheet in workbook.worksheets:
             declared_rows = worksheet.max_row or 0
             if declared_rows > max_rows + 1:
@@ -296,10 +332,16 @@ def _open_xlsx(content: bytes, max_rows: int):
                 raise UnreadableFile(too_many_rows(max_rows, detail))
             # Declared sizes can be wrong; stream every row and count them ourselves.
             worksheet.reset_dimensions()
-            rows = _xlsx_rows(worksheet)
-            header = _first_non_empty(rows)
-            if header is not None:
-                return "xlsx", list(header), rows, declared_rows - 1
+            found = _find_header(_xlsx_rows(worksheet))
+            if found is None:
+                continue
+            number, header, rows = found
+            if _columns_named(header) >= 2:
+                # The staff list's sheet, even behind a sheet of instructions.
+                return "xlsx", list(header), rows, declared_rows - number
+            first_with_data = first_with_data or (list(header), rows, declared_rows - number)
+        if first_with_data is not None:
+            return "xlsx", *first_with_data
     except UnreadableFile:
         raise
     except Exception as exc:

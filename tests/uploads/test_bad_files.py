@@ -8,6 +8,7 @@ import io
 import zipfile
 
 import msoffcrypto.format.ooxml
+import openpyxl
 import pytest
 
 from employers.imports import create_upload
@@ -307,3 +308,40 @@ def test_excel_typed_cells_that_lost_their_leading_zeros(postgres, employer):
     other_worker = by_nhs[second["nhs_number"]]
     assert other_worker.date_of_birth == datetime.date(1975, 12, 31)
     assert other_worker.employments.get().mobile == "+447700900456"
+
+
+def test_title_and_notes_above_the_column_names_are_skipped(postgres, employer):
+    """An export with a title, a date and a blank line above the column names (semicolons,
+    Windows-1252): the staff are read, and an error names the row as the spreadsheet shows."""
+    body = csv_bytes(
+        [person(1), person(2, date_of_birth="31/02/1980")], delimiter=";", encoding="cp1252"
+    )
+    content = "Staff list – Riverside Care\r\nExported 04/01/2021 by Zoë\r\n\r\n".encode("cp1252")
+    upload = check(employer, content + body)
+    assert upload.new_count == 1
+    assert [(row, column) for row, column, _ in problems(upload)] == [(6, "Date of birth")]
+
+
+def test_staff_list_on_a_later_sheet_behind_instructions(postgres, employer):
+    workbook = openpyxl.Workbook()
+    notes = workbook.active
+    notes.title = "Read me"
+    notes.append(["How to fill in this list"])
+    notes.append(["Job role", "Use the allowed values"])
+    staff = workbook.create_sheet("Staff")
+    staff.append(["Riverside Care staff, January 2021"])
+    staff.append([])
+    staff.append(HEADERS)
+    staff.append(list(person(1).values()))
+    staff.append(list(person(2, home_postcode="not a postcode").values()))
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    upload = check(employer, buffer.getvalue(), "staff.xlsx")
+    assert upload.new_count == 1
+    assert [(row, column) for row, column, _ in problems(upload)] == [(5, "Home postcode")]
+
+
+def test_a_file_without_column_names_says_where_they_belong(postgres, employer):
+    content = "\n".join(",".join(list(person(n).values())) for n in range(1, 4)).encode()
+    message = refused(employer, content)
+    assert message.startswith("We could not find the staff list columns at the top of the file")
