@@ -198,7 +198,10 @@ def _decode(content: bytes) -> tuple[str, str]:
             return content.decode("utf-16"), "UTF-16"
         except UnicodeDecodeError as exc:
             raise UnreadableFile(_not_a_spreadsheet()) from exc
-    if b"\x00" in content[:65536]:
+    # Text without a byte-order mark is never more than a stray NUL or two (a binary file or
+    # UTF-16 saved without its mark is full of them); stray ones are dropped below.
+    head = content[:65536]
+    if head.count(b"\x00") > max(16, len(head) // 100):
         raise UnreadableFile(_not_a_spreadsheet())
     try:
         return content.decode("utf-8"), "UTF-8"
@@ -222,6 +225,8 @@ def _not_a_spreadsheet() -> str:
 
 def _open_csv(content: bytes):
     text, _encoding = _decode(content)
+    # A NUL character means nothing in a staff list, and no database column can hold one.
+    text = text.replace("\x00", "")
     sample = text[:65536]
     controls = sum(1 for ch in sample if ord(ch) < 32 and ch not in "\r\n\t")
     if controls > len(sample) // 100:

@@ -27,6 +27,12 @@ _UK_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
 _EXCEL_EPOCH = datetime.date(1899, 12, 30)
 _EXCEL_FIRST_SAFE_SERIAL = 61
 _EXCEL_LAST_SERIAL = 2958465  # 31 December 9999
+# Characters no one's name holds: markup, formula and command symbols. Letters of any script,
+# spaces, hyphens, apostrophes, full stops, commas, brackets and digits are allowed.
+_NOT_IN_NAMES = frozenset('<>=@#$%^*_+{}[]|\\~`";:?!/&')
+# Zero-width (non-)joiners are part of how some scripts spell names; other invisible format
+# characters (zero-width spaces, direction overrides) only hide or disguise what is there.
+_JOINERS = frozenset("\u200c\u200d")
 # No bare "localhost": a worker's address must be reachable from outside.
 _email_validator = EmailValidator(allowlist=[])
 
@@ -228,7 +234,28 @@ def normalise_name(raw, *, field: str = "name") -> str:
         )
     if len(name) > NAME_MAX_LENGTH:
         raise ValueError(f"The {field} must be {NAME_MAX_LENGTH} characters or fewer")
+    if not name.isascii() or not name.replace(" ", "").isalpha():
+        _check_name_characters(name, field)
     return name
+
+
+def _check_name_characters(name: str, field: str) -> None:
+    hidden = [
+        char
+        for char in name
+        if unicodedata.category(char) in ("Cc", "Cf", "Co", "Cs") and char not in _JOINERS
+    ]
+    if hidden:
+        raise ValueError(
+            f"The {field} has a hidden or control character in it (U+{ord(hidden[0]):04X}). "
+            "Type the name again without copying and pasting it"
+        )
+    symbols = sorted({char for char in name if char in _NOT_IN_NAMES})
+    if symbols:
+        raise ValueError(
+            f"The {field} has {' '.join(symbols)} in it. A name can have letters, spaces, "
+            "hyphens, apostrophes and full stops. Check the name and the columns"
+        )
 
 
 _NOT_ASCII_ALNUM = re.compile(r"[^0-9a-z]+")

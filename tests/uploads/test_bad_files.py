@@ -345,3 +345,13 @@ def test_a_file_without_column_names_says_where_they_belong(postgres, employer):
     content = "\n".join(",".join(list(person(n).values())) for n in range(1, 4)).encode()
     message = refused(employer, content)
     assert message.startswith("We could not find the staff list columns at the top of the file")
+
+
+def test_a_stray_nul_character_is_dropped_not_stored(postgres, employer):
+    """A NUL byte (left by a broken export) means nothing and no database column can hold
+    it: it is dropped, and the rest of the row is read."""
+    content = csv_bytes([person(1, staff_reference="A\x00B"), person(2)])
+    upload = check(employer, content)
+    assert (upload.error_count, upload.new_count) == (0, 2)
+    rows = list(open_staff_file(content).rows())
+    assert rows[0][1]["staff_reference"] == "AB"

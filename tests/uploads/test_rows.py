@@ -99,20 +99,24 @@ def test_formula_text_in_names_and_references_is_kept_and_neutralised_in_every_e
 ):
     """Formula-like text is plain text: stored as typed, never evaluated (the XLSX reader does
     not compute formulas), and every file we hand out that can hold it starts it with an
-    apostrophe: the errors download and the eligibility preview's CSV."""
+    apostrophe: the errors download and the eligibility preview's CSV. A name never holds
+    formula symbols, so there it is an error row."""
     import csv
     import io
 
     from django.core.management import call_command
 
     formula = '=HYPERLINK("http://evil.example","Pay")'
-    rows = [person(1, first_name="@SUM(A1)", staff_reference="+44 REF"), person(2)]
+    named = check(employer, csv_bytes([person(1, first_name="@SUM(A1)")]))
+    assert [(row, column) for row, column, _ in problems(named)] == [(2, "First name")]
+
+    rows = [person(1, first_name="-Ann", staff_reference="+44 REF"), person(2)]
     rows[1]["staff_reference"] = formula[:50]
     upload = check(employer, csv_bytes(rows))
     assert problems(upload) == []
     commit_staff_upload(user=None, upload=upload)
     stored = {e.staff_reference: e for e in Employment.objects.select_related("worker")}
-    assert stored["+44 REF"].worker.first_name == "@SUM(A1)"
+    assert stored["+44 REF"].worker.first_name == "-Ann"
     assert formula[:50] in stored
 
     # The same list as an XLSX whose cell holds a real formula: read as the text typed.
