@@ -279,8 +279,14 @@ class EligibilityDecision(models.Model):
     reasons = models.JSONField(default=list)
     rule_set_version = models.PositiveIntegerField(null=True, blank=True)
     source = models.CharField(max_length=10, choices=Source.choices, default=Source.ASSESSMENT)
+    # Indexed only where set (below): most decisions are the rules' own, with no one to index.
     decided_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
     decided_at = models.DateTimeField(default=timezone.now)
     # The employment's details the decision was made on (role, setting, contact, ...).
@@ -289,16 +295,28 @@ class EligibilityDecision(models.Model):
     batch = models.UUIDField(null=True, blank=True, db_index=True)
     # Given when a local lead decides "eligible"; printed on the worker's letter. Unique by a
     # constraint rather than ``unique=True``, which on PostgreSQL adds a second index for
-    # LIKE searches that codes never need (found only whole, by the verification page).
+    # LIKE searches that codes never need (found only whole, by the verification page), and
+    # only where there is a code, so the rules' many decisions without one cost it nothing.
     verification_code = models.CharField(max_length=13, null=True, blank=True)
 
     objects = EligibilityDecisionQuerySet.as_manager()
 
     class Meta:
         ordering = ["-decided_at", "-id"]
-        indexes = [models.Index(fields=["employment", "-decided_at"])]
+        indexes = [
+            models.Index(fields=["employment", "-decided_at"]),
+            models.Index(
+                fields=["decided_by"],
+                name="decision_decided_by_idx",
+                condition=models.Q(decided_by__isnull=False),
+            ),
+        ]
         constraints = [
-            models.UniqueConstraint(fields=["verification_code"], name="one_verification_code")
+            models.UniqueConstraint(
+                fields=["verification_code"],
+                name="one_verification_code",
+                condition=models.Q(verification_code__isnull=False),
+            )
         ]
 
     def __str__(self) -> str:
