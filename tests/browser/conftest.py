@@ -53,6 +53,9 @@ def browser(chromium_path, django_db_setup):
                 connections[alias]._test_serialized_contents = contents
             yield browser
             browser.close()
+            # Close what the tests opened in Playwright's context (see above), or the test
+            # database cannot be dropped at the end of the run.
+            connections.close_all()
     finally:
         if previous is None:
             os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)

@@ -29,6 +29,7 @@ CHROMIUM_ARGS = [
 
 @pytest.fixture
 def chromium(chromium_path):
+    from django.db import connections
     from playwright.sync_api import sync_playwright
 
     # The sync API runs an event loop in this thread; the test still reads the database.
@@ -39,6 +40,10 @@ def chromium(chromium_path):
             browser = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
             yield browser
             browser.close()
+            # Django's connections are context-local and Playwright's loop gave the test a
+            # context of its own: close what the test opened there, or the test database
+            # cannot be dropped at the end of the run.
+            connections.close_all()
     finally:
         if previous is None:
             os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
