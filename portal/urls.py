@@ -7,9 +7,6 @@ from drf_spectacular.views import SpectacularAPIView
 from bookings import views as bookings_views
 from portal import views
 
-admin.site.site_header = "Carevax administration"
-admin.site.site_title = "Carevax administration"
-
 urlpatterns = [
     path("", views.home, name="home"),
     path("overview/", views.overview, name="overview"),
