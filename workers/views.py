@@ -82,10 +82,9 @@ def review_queue(request):
     filters = form.filters()
     queryset = selectors.review_queue(request.user, filters)
     counts = selectors.outcome_counts(queryset)
-    page = Paginator(
-        queryset.select_related("worker", "employer", "current_decision"), 50
-    ).get_page(request.GET.get("page"))
-    page.paginator.count = counts["total"]  # already counted above
+    paginator = Paginator(queryset.select_related("worker", "employer", "current_decision"), 50)
+    paginator.count = counts["total"]  # counted above: not again for the page number
+    page = paginator.get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
     return render(
