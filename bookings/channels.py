@@ -10,6 +10,7 @@ channel gives up if it answers False, because another worker has taken the messa
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import re
@@ -33,6 +34,8 @@ from bookings.rendering import RenderedMessage
 logger = logging.getLogger(__name__)
 
 Handover = Callable[[str], bool]
+# The same for a group of messages: handover(message, reference).
+GroupHandover = Callable[[Message, str], bool]
 
 
 class SendFailed(Exception):
@@ -79,9 +82,25 @@ class Channel:
     def close(self) -> None:
         pass
 
+    # How many messages send_many is given at once.
+    batch_size = 1
+
     def send(self, message: Message, rendered: RenderedMessage, handover: Handover) -> str:
         """Send one message and return the provider's reference for it."""
         raise NotImplementedError
+
+    def send_many(
+        self, group: list[tuple[Message, RenderedMessage]], handover: GroupHandover
+    ) -> list[str | Exception]:
+        """Send a group of messages; for each, in order, its reference or the exception that
+        says what happened to it (SendFailed, ClaimLost, Unconfirmed, or anything else)."""
+        outcomes: list[str | Exception] = []
+        for message, rendered in group:
+            try:
+                outcomes.append(self.send(message, rendered, functools.partial(handover, message)))
+            except Exception as error:
+                outcomes.append(error)
+        return outcomes
 
     def find(self, message: Message) -> ProviderRecord | None:
         """The provider's record of ``message`` (by our reference), if it has one."""
@@ -95,21 +114,43 @@ def _sender_domain() -> str:
 _LEADING_DOT = re.compile(rb"(?m)^\.")
 
 
+@dataclass
+class _Conversation:
+    """One message's SMTP transaction on one of the pooled connections."""
+
+    index: int
+    message: Message
+    backend: SMTPBackend
+    sender: str
+    recipient: str
+    content: bytes
+    reference: str
+
+
 class EmailBackendChannel(Channel):
     """Email through Django's configured backend. For SMTP it speaks the transaction itself, so
     that the message is recorded as sent before the final "." that makes the server deliver:
     a worker killed before that line leaves nothing at the server, one killed after it has
-    recorded the send (decision 0007)."""
+    recorded the send (decision 0007).
+
+    SMTP allows one transaction at a time on a connection, and each command waits for its
+    answer, so a group of messages goes over MESSAGE_SMTP_CONNECTIONS connections at once:
+    their MAIL, RCPT and DATA commands and their bodies overlap. The final "." still goes one
+    message at a time, each after its own recorded send and after the server answered the
+    previous one, so at most one message is ever between "recorded" and "delivered"."""
 
     def __init__(self):
         self.backend = get_connection(fail_silently=False)
         self.is_smtp = isinstance(self.backend, SMTPBackend)
         self.provider = "smtp" if self.is_smtp else self.backend.__module__.rpartition(".")[2]
+        self.batch_size = max(1, settings.MESSAGE_SMTP_CONNECTIONS) if self.is_smtp else 1
+        self._pool: list[SMTPBackend] = [self.backend] if self.is_smtp else []
         self._senders: dict[tuple[str, str], str] = {}
 
     def close(self) -> None:
         if self.is_smtp:
-            self._drop()
+            for backend in self._pool:
+                self._drop(backend)
         else:
             self.backend.close()
 
@@ -128,10 +169,13 @@ class EmailBackendChannel(Channel):
         return email
 
     def send(self, message: Message, rendered: RenderedMessage, handover: Handover) -> str:
+        if self.is_smtp:
+            [outcome] = self.send_many([(message, rendered)], lambda _m, ref: handover(ref))
+            if isinstance(outcome, Exception):
+                raise outcome
+            return outcome
         email = self._email(message, rendered)
         reference = email.extra_headers["Message-ID"]
-        if self.is_smtp:
-            return self._send_smtp(email, reference, handover)
         if not handover(reference):
             raise ClaimLost
         try:
@@ -140,12 +184,20 @@ class EmailBackendChannel(Channel):
             raise TemporaryFailure(f"The email backend failed: {error}") from error
         return reference
 
-    # --- SMTP, one transaction at a time on a reused connection ---------------------------
+    def send_many(
+        self, group: list[tuple[Message, RenderedMessage]], handover: GroupHandover
+    ) -> list[str | Exception]:
+        if not self.is_smtp:
+            return super().send_many(group, handover)
+        return self._send_smtp(group, handover)
 
-    def _drop(self) -> None:
+    # --- SMTP, one transaction at a time on each of a few reused connections --------------
+
+    @staticmethod
+    def _drop(backend: SMTPBackend) -> None:
         """Close the socket without QUIT: inside DATA a QUIT would be part of the message, and
         a connection closed before the final "." makes the server discard it."""
-        connection, self.backend.connection = self.backend.connection, None
+        connection, backend.connection = backend.connection, None
         if connection is not None:
             with contextlib.suppress(OSError):
                 connection.close()
@@ -155,54 +207,117 @@ class EmailBackendChannel(Channel):
         text = f"The SMTP server refused the {stage}: {code} {reply.decode(errors='replace')}"
         return TemporaryFailure(text) if 400 <= code < 500 else PermanentFailure(text)
 
-    def _send_smtp(self, email: EmailMultiAlternatives, reference: str, handover: Handover) -> str:
+    def _connection(self, index: int) -> SMTPBackend:
+        while len(self._pool) <= index:
+            self._pool.append(get_connection(fail_silently=False))
+        backend = self._pool[index]
+        if backend.connection is None:
+            backend.open()
+            # The body and the final "." are two writes: without this, Nagle's algorithm
+            # holds the "." back until the server's delayed acknowledgement (40 ms).
+            backend.connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        backend.connection.ehlo_or_helo_if_needed()
+        return backend
+
+    def _conversation(self, index: int, message: Message, rendered: RenderedMessage):
+        email = self._email(message, rendered)
         encoding = email.encoding or settings.DEFAULT_CHARSET
         key = (email.from_email, encoding)
         if key not in self._senders:  # the same for every message: encode it once
             self._senders[key] = sanitize_address(email.from_email, encoding)
-        sender = self._senders[key]
-        recipient = sanitize_address(email.to[0], encoding)
         content = email.message().as_bytes(linesep="\r\n")
         content = _LEADING_DOT.sub(b"..", content)
         if not content.endswith(b"\r\n"):
             content += b"\r\n"
-        try:
-            if self.backend.connection is None:
-                self.backend.open()
-                # The body and the final "." are two writes: without this, Nagle's algorithm
-                # holds the "." back until the server's delayed acknowledgement (40 ms).
-                self.backend.connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            smtp = self.backend.connection
-            smtp.ehlo_or_helo_if_needed()
-            for stage, command, argument, accepted in (
-                ("sender", "mail", f"FROM:{smtplib.quoteaddr(sender)}", {250}),
-                ("recipient", "rcpt", f"TO:{smtplib.quoteaddr(recipient)}", {250, 251}),
-                ("message", "data", "", {354}),
-            ):
-                smtp.putcmd(command, argument)
-                code, reply = smtp.getreply()
-                if code not in accepted:
-                    smtp.rset()
-                    raise self._refused(stage, code, reply)
-            smtp.send(content)
-        except SendFailed:
-            raise
-        except (smtplib.SMTPException, OSError) as error:
-            self._drop()
-            raise TemporaryFailure(f"Could not reach the SMTP server: {error}") from error
-        # The point of no return is the final "." below: record the send first.
-        if not handover(reference):
-            self._drop()
-            raise ClaimLost
+        return _Conversation(
+            index=index,
+            message=message,
+            backend=self._connection(index),
+            sender=self._senders[key],
+            recipient=sanitize_address(email.to[0], encoding),
+            content=content,
+            reference=email.extra_headers["Message-ID"],
+        )
+
+    def _send_smtp(
+        self, group: list[tuple[Message, RenderedMessage]], handover: GroupHandover
+    ) -> list[str | Exception]:
+        outcomes: list[str | Exception | None] = [None] * len(group)
+        talking: list[_Conversation] = []
+
+        def unreachable(conversation: _Conversation, error: Exception) -> None:
+            self._drop(conversation.backend)
+            outcomes[conversation.index] = TemporaryFailure(
+                f"Could not reach the SMTP server: {error}"
+            )
+
+        for index, (message, rendered) in enumerate(group):
+            try:
+                talking.append(self._conversation(index, message, rendered))
+            except (smtplib.SMTPException, OSError) as error:
+                if index < len(self._pool):
+                    self._drop(self._pool[index])
+                outcomes[index] = TemporaryFailure(f"Could not reach the SMTP server: {error}")
+            except Exception as error:  # the message itself could not be made
+                outcomes[index] = error
+        # Each command goes out on every connection before any answer is read.
+        for stage, command, accepted in (
+            ("sender", "mail", {250}),
+            ("recipient", "rcpt", {250, 251}),
+            ("message", "data", {354}),
+        ):
+            asked = []
+            for conversation in talking:
+                argument = {
+                    "mail": f"FROM:{smtplib.quoteaddr(conversation.sender)}",
+                    "rcpt": f"TO:{smtplib.quoteaddr(conversation.recipient)}",
+                    "data": "",
+                }[command]
+                try:
+                    conversation.backend.connection.putcmd(command, argument)
+                    asked.append(conversation)
+                except (smtplib.SMTPException, OSError) as error:
+                    unreachable(conversation, error)
+            talking = []
+            for conversation in asked:
+                smtp = conversation.backend.connection
+                try:
+                    code, reply = smtp.getreply()
+                    if code not in accepted:
+                        smtp.rset()
+                        outcomes[conversation.index] = self._refused(stage, code, reply)
+                        continue
+                except (smtplib.SMTPException, OSError) as error:
+                    unreachable(conversation, error)
+                    continue
+                talking.append(conversation)
+        ready = []
+        for conversation in talking:
+            try:
+                conversation.backend.connection.send(conversation.content)
+                ready.append(conversation)
+            except (smtplib.SMTPException, OSError) as error:
+                unreachable(conversation, error)
+        for conversation in ready:
+            outcomes[conversation.index] = self._finish(conversation, handover)
+        return outcomes
+
+    def _finish(self, conversation: _Conversation, handover: GroupHandover) -> str | Exception:
+        """The point of no return is the final "." below: record the send first, and wait for
+        the server's answer before the next message is recorded."""
+        if not handover(conversation.message, conversation.reference):
+            self._drop(conversation.backend)
+            return ClaimLost()
+        smtp = conversation.backend.connection
         try:
             smtp.send(b".\r\n")
             code, reply = smtp.getreply()
         except (smtplib.SMTPException, OSError) as error:
-            self._drop()
-            raise Unconfirmed(f"The SMTP server did not confirm the message: {error}") from error
+            self._drop(conversation.backend)
+            return Unconfirmed(f"The SMTP server did not confirm the message: {error}")
         if code != 250:
-            raise self._refused("message", code, reply)
-        return reference
+            return self._refused("message", code, reply)
+        return conversation.reference
 
 
 class NotifyChannel(Channel):

@@ -266,7 +266,7 @@ def _messages(invitation_ids: Sequence[int], *, template: str) -> list[OutgoingM
     a text message; a text message otherwise), with everything the template says except the
     link, which is made when the message is sent."""
     rows = list(
-        Invitation.objects.filter(pk__in=invitation_ids)
+        Invitation.objects.filter(pk__any_of=list(invitation_ids))
         .order_by("pk")
         .values_list(
             "pk",
@@ -290,6 +290,10 @@ def _messages(invitation_ids: Sequence[int], *, template: str) -> list[OutgoingM
             "pk", "name", "kind", "address", "postcode", "accessibility_notes"
         )
     }
+    # A chunk's invitations share one expiry moment: put it into words once, not per row.
+    expiry_words = functools.lru_cache(maxsize=64)(
+        lambda moment: {"expires_on": long_date(moment), "expires_short": short_date(moment)}
+    )
     messages = []
     for (
         pk,
@@ -320,8 +324,7 @@ def _messages(invitation_ids: Sequence[int], *, template: str) -> list[OutgoingM
                 for alternative in alternatives or ()
                 if alternative["site_id"] in sites
             ],
-            "expires_on": long_date(expires),
-            "expires_short": short_date(expires),
+            **expiry_words(expires),
         }
         fields = {"invitation_id": pk}
         if email:
@@ -350,55 +353,97 @@ def _messages(invitation_ids: Sequence[int], *, template: str) -> list[OutgoingM
     return messages
 
 
-def _note_channels(invitation_ids: Sequence[int]) -> None:
-    released = Invitation.objects.filter(pk__in=invitation_ids)
-    released.exclude(employment__email="").update(channel=Invitation.Channel.EMAIL)
-    released.filter(employment__email="").update(channel=Invitation.Channel.SMS)
+def _channel_now() -> Case:
+    """An invitation's channel as its message will be sent: email where the employer gave an
+    address, else a text message (for an UPDATE of the invitations themselves)."""
+    with_email = Employment.objects.filter(pk=OuterRef("employment_id")).exclude(email="")
+    return Case(
+        When(Exists(with_email), then=Value(Invitation.Channel.EMAIL)),
+        default=Value(Invitation.Channel.SMS),
+    )
 
 
 _OPEN = ", ".join(f"'{status}'" for status in Invitation.LIVE)
-# One round trip per message sent, which matters at hundreds a second: mark the invitation
-# sent (if it is still open) and store the new link's hash in the same statement.
-_SEND_LINK_SQL = f"""
-WITH open AS (
+# One statement for a whole chunk of messages, which matters at hundreds a second: mark each
+# still-open invitation sent and store its message's new link hash; returns the messages
+# whose invitation was open. A retried send replaces the link of its failed attempt.
+_SEND_LINKS_SQL = f"""
+WITH wanted (message_id, invitation_id, token_hash, channel) AS (
+    SELECT * FROM unnest(%(messages)s::bigint[], %(invitations)s::bigint[],
+                         %(hashes)s::varchar[], %(channels)s::varchar[])
+), open AS (
     UPDATE {Invitation._meta.db_table}
     SET status = CASE WHEN status = 'sending' THEN 'sent' ELSE status END,
         sent_at = COALESCE(sent_at, %(now)s)
-    WHERE id = %(invitation)s AND status IN ({_OPEN})
+    WHERE id IN (SELECT invitation_id FROM wanted) AND status IN ({_OPEN})
     RETURNING id
 )
 INSERT INTO {InvitationLink._meta.db_table}
     (invitation_id, message_id, token_hash, channel, created_at, opened_at)
-SELECT id, %(message)s, %(hash)s, %(channel)s, %(now)s, NULL FROM open
+SELECT wanted.invitation_id, wanted.message_id, wanted.token_hash, wanted.channel, %(now)s, NULL
+FROM wanted JOIN open ON open.id = wanted.invitation_id
 ON CONFLICT (message_id) DO UPDATE SET invitation_id = EXCLUDED.invitation_id,
     token_hash = EXCLUDED.token_hash, channel = EXCLUDED.channel,
     created_at = EXCLUDED.created_at, opened_at = NULL
-RETURNING id
+RETURNING message_id
 """  # noqa: S608 (table names and fixed statuses only)
 
+CLOSED = "The invitation is closed, so its link is not sent."
 
-def link_context(message) -> dict:
-    """Called by the outbox as it sends an invitation message: mark the invitation sent, or
-    refuse if it is no longer open; make the message's own link and keep only its hash (a
-    retried send replaces the link of the failed attempt)."""
+
+def link_contexts(messages: Sequence[Message]) -> dict[int, dict | MessageCancelled]:
+    """Called by the outbox as it claims invitation messages: mark each invitation sent, or
+    refuse a message whose invitation is no longer open; make each message its own link and
+    keep only the link's hash. One statement for all of them on PostgreSQL."""
     now = timezone.now()
-    token = secrets.token_urlsafe(16)
+    tokens = {message.pk: secrets.token_urlsafe(16) for message in messages}
     values = {
         "now": now,
-        "invitation": message.invitation_id,
-        "message": message.pk,
-        "hash": hash_token(token),
-        "channel": message.channel,
+        "messages": [message.pk for message in messages],
+        "invitations": [message.invitation_id for message in messages],
+        "hashes": [hash_token(tokens[message.pk]) for message in messages],
+        "channels": [message.channel for message in messages],
     }
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute(_SEND_LINK_SQL, values)
-            still_open = cursor.fetchone() is not None
+            cursor.execute(_SEND_LINKS_SQL, values)
+            open_ones = {message_id for (message_id,) in cursor.fetchall()}
     else:
-        still_open = _send_link_portably(values)
-    if not still_open:
-        raise MessageCancelled("The invitation is closed, so its link is not sent.")
-    return {"link": link_for(token)}
+        open_ones = {
+            message_id
+            for message_id, invitation_id, token_hash, channel in zip(
+                values["messages"],
+                values["invitations"],
+                values["hashes"],
+                values["channels"],
+                strict=True,
+            )
+            if _send_link_portably(
+                {
+                    "now": now,
+                    "invitation": invitation_id,
+                    "message": message_id,
+                    "hash": token_hash,
+                    "channel": channel,
+                }
+            )
+        }
+    return {
+        message.pk: (
+            {"link": link_for(tokens[message.pk])}
+            if message.pk in open_ones
+            else MessageCancelled(CLOSED)
+        )
+        for message in messages
+    }
+
+
+def link_context(message) -> dict:
+    """``link_contexts`` for one message; raises MessageCancelled if its invitation is closed."""
+    context = link_contexts([message])[message.pk]
+    if isinstance(context, MessageCancelled):
+        raise context
+    return context
 
 
 def _send_link_portably(values: dict) -> bool:
@@ -426,7 +471,7 @@ def _send_link_portably(values: dict) -> bool:
 
 
 for _template in TEMPLATES:
-    register_context_builder(_template, link_context)
+    register_context_builder(_template, link_contexts)
 
 
 # --- Campaigns and release in proportion to capacity --------------------------------------
@@ -619,30 +664,24 @@ def _release_chunk(campaign_id: int, chunk_size: int, release: Release) -> int:
             .values_list("pk", flat=True)[:chunk_size]
         )
         # Rows another transaction holds (a withdrawal, say) wait for the next run.
-        ids = list(
-            Invitation.objects.filter(pk__in=list(ranked), status=Invitation.Status.QUEUED)
+        taken = list(
+            Invitation.objects.filter(pk__any_of=list(ranked), status=Invitation.Status.QUEUED)
             .select_for_update(skip_locked=True)
-            .values_list("pk", flat=True)
+            .values_list("pk", "site_id")
         )
-        if not ids:
+        if not taken:
             return 0
+        ids = [pk for pk, _site_id in taken]
         now = timezone.now()
-        Invitation.objects.filter(pk__in=ids).update(
+        Invitation.objects.filter(pk__any_of=ids).update(
             status=Invitation.Status.SENDING,
             campaign_id=campaign.pk,
             released_at=now,
             expires_at=now + datetime.timedelta(days=settings.INVITATION_EXPIRY_DAYS),
+            channel=_channel_now(),
         )
-        _note_channels(ids)
         queue_messages(_messages(ids, template="invitation"))
-        release.by_site.update(
-            dict(
-                Invitation.objects.filter(pk__in=ids)
-                .values_list("site_id")
-                .annotate(count=Count("pk"))
-                .order_by()
-            )
-        )
+        release.by_site.update(Counter(site_id for _pk, site_id in taken))
         Campaign.objects.filter(pk=campaign.pk).update(last_released_at=now)
         return len(ids)
 

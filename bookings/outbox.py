@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -77,17 +77,22 @@ class MessageCancelled(Exception):  # noqa: N818 - it is how a builder says "do 
     invitation): the message is marked cancelled with ``str(error)`` as the reason."""
 
 
-ContextBuilder = Callable[[Message], dict]
+# A builder takes the claimed messages of its template (one query for all of them, not one
+# each) and answers, for each message's id, the context to add or a MessageCancelled.
+ContextBuilder = Callable[[list[Message]], dict[int, "dict | MessageCancelled"]]
 _context_builders: dict[str, ContextBuilder] = {}
 
 
 def register_context_builder(template: str, builder: ContextBuilder) -> None:
-    """Add send-time context for messages of ``template``: ``builder(message)`` runs inside
-    the transaction that claims the message, and what it returns is merged into the context
-    the template is rendered with, never stored (so it may hold a fresh secret link).
+    """Add send-time context for messages of ``template``: ``builder(messages)`` runs inside
+    the transaction that claims the messages and answers ``{message id: context}``; each
+    context is merged into the one the template is rendered with, never stored (so it may
+    hold a fresh secret link). Answer a ``MessageCancelled`` instead of a context to stop
+    that message. If the builder raises, it is called again for each message alone, so one
+    bad message fails by itself.
 
     Register from an ``AppConfig.ready()`` (or a module it imports), so that every worker
-    process has the builder before it sends; raise ``MessageCancelled`` to stop the message."""
+    process has the builder before it sends."""
     _context_builders[template] = builder
 
 
@@ -198,24 +203,32 @@ def _claim(
 ) -> list[tuple[Message, dict]]:
     """Take the pending ones of ``message_ids`` for this worker (rows another worker holds are
     skipped, not waited for), build their send-time context, and commit, all before any
-    provider is spoken to."""
+    provider is spoken to. A handful of queries for the whole chunk, whatever its size."""
     now = timezone.now()
     claimed: list[tuple[Message, dict]] = []
-    due = Q(pk__in=message_ids, status=S.PENDING, queued_at__lte=now)
     with transaction.atomic():
-        locked = list(
-            Message.objects.select_for_update(skip_locked=True)
-            .filter(due)
+        # Rows are found by primary key alone and checked here: the partial index of pending
+        # messages fills with dead entries while a large batch goes out, and a planner that
+        # walks it for "pending and due" takes a hundred times longer than the key lookups.
+        locked = [
+            (pk, channel)
+            for pk, channel, status, queued_at in Message.objects.select_for_update(
+                skip_locked=True
+            )
+            .filter(pk__in=message_ids)
             .order_by("pk")
-            .values_list("pk", "channel")
-        )
+            .values_list("pk", "channel", "status", "queued_at")
+            if status == S.PENDING and queued_at <= now
+        ]
         if not locked:
             return []
+        # PostgreSQL holds the rows locked; a database without row locks (SQLite, on a
+        # laptop) has the UPDATE check the state again, so each message has one claimant.
+        unlocked = connection.vendor != "postgresql"
+        again = Q(status=S.PENDING, queued_at__lte=now) if unlocked else Q()
         for kind in {channel for _pk, channel in locked}:
-            # The condition is checked again by the UPDATE itself, so even a database without
-            # row locks (SQLite, on a laptop) gives each message to one claimant only.
             of_kind = [pk for pk, channel in locked if channel == kind]
-            Message.objects.filter(due, pk__in=of_kind).update(
+            Message.objects.filter(again, pk__in=of_kind).update(
                 status=S.SENDING,
                 claimed_at=now,
                 claimed_by=claimant,
@@ -223,25 +236,54 @@ def _claim(
                 attempts=F("attempts") + 1,
                 updated_at=now,
             )
-        messages = Message.objects.filter(
-            pk__in=[pk for pk, _channel in locked], status=S.SENDING, claimed_by=claimant
-        ).order_by("pk")
+        messages = [
+            message
+            for message in Message.objects.filter(pk__in=[pk for pk, _channel in locked]).order_by(
+                "pk"
+            )
+            if message.status == S.SENDING and message.claimed_by == claimant
+        ]
+        built = _build_contexts(messages)
         for message in messages:
-            context = dict(message.context)
-            builder = _context_builders.get(message.template)
-            if builder is not None:
-                try:
-                    with transaction.atomic():
-                        context.update(builder(message))
-                except MessageCancelled as reason:
-                    _settle(message, S.CANCELLED, error=str(reason))
-                    continue
-                except Exception as error:
-                    logger.exception("Could not build the context of message %s", message.pk)
-                    _settle(message, S.FAILED, error=f"Could not build the message: {error}")
-                    continue
-            claimed.append((message, context))
+            extra = built.get(message.pk, {})
+            if isinstance(extra, MessageCancelled):
+                _settle(message, S.CANCELLED, error=str(extra))
+                continue
+            if isinstance(extra, Exception):
+                _settle(message, S.FAILED, error=f"Could not build the message: {extra}")
+                continue
+            claimed.append((message, {**message.context, **extra}))
     return claimed
+
+
+def _build_contexts(messages: list[Message]) -> dict[int, dict | Exception]:
+    """Run each template's context builder once for all its messages; where it fails, again
+    for each message alone (in a savepoint), so that only the bad ones fail."""
+    by_template: dict[str, list[Message]] = defaultdict(list)
+    for message in messages:
+        if message.template in _context_builders:
+            by_template[message.template].append(message)
+    built: dict[int, dict | Exception] = {}
+    for template, group in by_template.items():
+        builder = _context_builders[template]
+        try:
+            with transaction.atomic():
+                answers = builder(group)
+        except MessageCancelled as reason:
+            answers = {message.pk: reason for message in group}
+        except Exception as error:
+            if len(group) == 1:
+                logger.exception("Could not build the context of message %s", group[0].pk)
+                answers = {group[0].pk: error}
+            else:
+                answers = {}
+                for message in group:
+                    answers.update(_build_contexts([message]))
+        for message in group:
+            built[message.pk] = answers.get(
+                message.pk, LookupError("its context builder gave nothing for it")
+            )
+    return built
 
 
 def _announce(message: Message, status: str) -> None:
@@ -342,44 +384,94 @@ def _queue_fallback(message: Message) -> int | None:
     return pk
 
 
-def _send_one(channel: channels.Channel, message: Message, context: dict, retries: Retries) -> bool:
-    try:
-        rendered = render_message(message.template, message.channel, context)
-    except Exception as error:
-        logger.exception("Could not render message %s (%s)", message.pk, message.template)
-        _settle(message, S.FAILED, error=f"Could not render the message: {error}")
-        return False
-    ratelimits.wait_for_turn(message.channel)
+_SENT_SQL = (
+    f"UPDATE {Message._meta.db_table} SET status = %s, error = '', sent_at = %s, "  # noqa: S608
+    "provider_reference = %s, updated_at = %s WHERE id = %s AND status = %s AND claimed_by = %s"
+)
 
-    def handover(reference: str) -> bool:
-        now = timezone.now()
+
+def _record_sent(message: Message, reference: str) -> bool:
+    """The compare-and-set that records a send (decision 0007), as one plain statement: it
+    runs once per message, just before the provider may deliver it."""
+    if message_status_changed.has_listeners(Message):
+        return _settle(message, S.SENT, sent_at=timezone.now(), provider_reference=reference)
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _SENT_SQL,
+            [S.SENT, now, reference, now, message.pk, message.status, message.claimed_by],
+        )
+        recorded = cursor.rowcount == 1
+    if recorded:
+        message.status = S.SENT
+    return recorded
+
+
+def _handover(channel: channels.Channel) -> channels.GroupHandover:
+    def handover(message: Message, reference: str) -> bool:
         if channel.reconcilable:
             # Notify can be asked later: renew the lease so the request runs inside it.
+            now = timezone.now()
             renewed = Message.objects.filter(
                 pk=message.pk, status=S.SENDING, claimed_by=message.claimed_by
             ).update(claimed_at=now, updated_at=now)
             return bool(renewed)
-        return _settle(message, S.SENT, sent_at=now, provider_reference=reference)
+        return _record_sent(message, reference)
 
-    try:
-        reference = channel.send(message, rendered, handover)
-    except channels.ClaimLost:
+    return handover
+
+
+def _rendered(claimed: list[tuple[Message, dict]]) -> list[tuple[Message, RenderedMessage]]:
+    ready = []
+    for message, context in claimed:
+        try:
+            ready.append((message, render_message(message.template, message.channel, context)))
+        except Exception as error:
+            logger.exception("Could not render message %s (%s)", message.pk, message.template)
+            _settle(message, S.FAILED, error=f"Could not render the message: {error}")
+    return ready
+
+
+def _note_outcome(
+    channel: channels.Channel, message: Message, outcome: str | Exception, retries: Retries
+) -> bool:
+    """Record what the channel says became of one message; True if it went."""
+    if isinstance(outcome, channels.ClaimLost):
         return False
-    except channels.Unconfirmed as error:
-        logger.warning("Message %s: %s", message.pk, error)
-        Message.objects.filter(pk=message.pk, status=S.SENT).update(error=str(error))
+    if isinstance(outcome, channels.Unconfirmed):
+        logger.warning("Message %s: %s", message.pk, outcome)
+        Message.objects.filter(pk=message.pk, status=S.SENT).update(error=str(outcome))
         return True
-    except channels.PermanentFailure as error:
-        _fail(message, str(error))
+    if isinstance(outcome, channels.PermanentFailure):
+        _fail(message, str(outcome))
         return False
-    except Exception as error:
-        if not isinstance(error, channels.TemporaryFailure):
-            logger.exception("Sending message %s failed unexpectedly", message.pk)
-        _retry_or_fail(message, str(error), retries)
+    if isinstance(outcome, Exception):
+        if not isinstance(outcome, channels.TemporaryFailure):
+            logger.error("Sending message %s failed unexpectedly", message.pk, exc_info=outcome)
+        _retry_or_fail(message, str(outcome), retries)
         return False
     if channel.reconcilable:
-        _settle(message, S.SENT, sent_at=timezone.now(), provider_reference=reference)
+        _settle(message, S.SENT, sent_at=timezone.now(), provider_reference=outcome)
     return True
+
+
+def _send_claimed(
+    channel: channels.Channel, claimed: list[tuple[Message, dict]], retries: Retries
+) -> int:
+    """Send in groups of the channel's ``batch_size`` (SMTP: one message per connection, so
+    their conversations overlap), each message waiting its turn under the rate limit."""
+    ready = _rendered(claimed)
+    handover = _handover(channel)
+    size = max(1, channel.batch_size)
+    sent = 0
+    for start in range(0, len(ready), size):
+        group = ready[start : start + size]
+        for message, _rendered_message in group:
+            ratelimits.wait_for_turn(message.channel)
+        outcomes = channel.send_many(group, handover)
+        for (message, _rendered_message), outcome in zip(group, outcomes, strict=True):
+            sent += _note_outcome(channel, message, outcome, retries)
+    return sent
 
 
 def send_batch(message_ids: list[int]) -> int:
@@ -393,9 +485,11 @@ def send_batch(message_ids: list[int]) -> int:
     retries: Retries = {}
     for kind, channel in kinds.items():
         with channel:
-            for message, context in claimed:
-                if message.channel == kind:
-                    sent += _send_one(channel, message, context, retries)
+            of_kind = [
+                (message, context) for message, context in claimed if message.channel == kind
+            ]
+            if of_kind:
+                sent += _send_claimed(channel, of_kind, retries)
     # A worker that dies before this leaves the retries to the sweep (their rows are pending).
     for (kind, countdown), ids in retries.items():
         enqueue({kind: ids}, countdown=countdown)

@@ -301,6 +301,9 @@ def _rate_limits(text: str) -> dict[str, float | None]:
 MESSAGE_RATE_LIMITS = _rate_limits(env.str("MESSAGE_RATE_LIMITS", default="email=50/s,sms=50/s"))
 # Ids per send task; a killed worker's claimed chunk waits for its lease to run out.
 MESSAGE_TASK_CHUNK = env.int("MESSAGE_TASK_CHUNK", default=50)
+# SMTP connections one worker process sends a chunk over at once (their conversations overlap;
+# decision 0007). Keep it within what the relay allows one client (Postfix: 50).
+MESSAGE_SMTP_CONNECTIONS = env.int("MESSAGE_SMTP_CONNECTIONS", default=10)
 MESSAGE_MAX_ATTEMPTS = env.int("MESSAGE_MAX_ATTEMPTS", default=5)
 # The first retry waits this long, each next one twice as long (at most an hour).
 MESSAGE_RETRY_SECONDS = env.int("MESSAGE_RETRY_SECONDS", default=30)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 from datetime import timedelta
 
+import psycopg2
 import pytest
 from django.core import mail
 from django.db import connection, transaction
@@ -193,9 +194,14 @@ def test_send_time_context_comes_from_the_registered_builder_and_is_not_stored(
 ):
     seen = []
 
-    def builder(message):
-        seen.append((message.pk, message.status, connection.in_atomic_block))
-        return {"link": f"https://carevax.example/secret-{message.pk}"}
+    def builder(messages):
+        seen.extend(
+            (message.pk, message.status, connection.in_atomic_block) for message in messages
+        )
+        return {
+            message.pk: {"link": f"https://carevax.example/secret-{message.pk}"}
+            for message in messages
+        }
 
     monkeypatch.setattr(outbox, "_context_builders", {})
     outbox.register_context_builder("greeting", builder)
@@ -240,10 +246,93 @@ def test_each_settled_message_is_announced_in_its_transaction(
     assert smtp_email.recipients() == {"here@example.org": 1}
 
 
+def test_a_builder_that_fails_for_one_message_fails_that_message_alone(
+    postgres, django_capture_on_commit_callbacks, enqueued, monkeypatch, caplog
+):
+    calls = []
+
+    def builder(messages):
+        calls.append(len(messages))
+        if any(message.recipient == "bad@example.org" for message in messages):
+            raise ValueError("no link for this one")
+        return {message.pk: {"first_name": message.recipient} for message in messages}
+
+    monkeypatch.setattr(outbox, "_context_builders", {"plain": builder})
+    ids = queue(
+        email("a@example.org"),
+        email("bad@example.org"),
+        email("c@example.org"),
+        capture=django_capture_on_commit_callbacks,
+    )
+    assert outbox.send_batch(ids) == 2
+    # Once for the whole chunk, then once for each message alone.
+    assert calls == [3, 1, 1, 1]
+    assert [(m.recipient, m.status) for m in rows(ids)] == [
+        ("a@example.org", S.SENT),
+        ("bad@example.org", S.FAILED),
+        ("c@example.org", S.SENT),
+    ]
+    assert "no link for this one" in rows(ids)[1].error
+    assert sorted(message.to[0] for message in mail.outbox) == ["a@example.org", "c@example.org"]
+
+
+@shared_database
+def test_a_chunk_goes_over_several_smtp_connections_one_final_dot_at_a_time(
+    postgres, settings, smtp_email, enqueued
+):
+    """The conversations overlap, but when the server has a message's final ".", that message
+    and only the messages whose "." it already had are recorded as sent: never more than one
+    message is between "recorded" and "delivered" (decision 0007)."""
+    settings.MESSAGE_SMTP_CONNECTIONS = 4
+    handler = smtp_email.handler
+    handler.refuse["gone@example.org"] = "550 5.1.1 No such user"
+    handler.refuse["busy@example.org"] = "451 4.3.0 Try again later"
+    recipients = [f"p{n}@example.org" for n in range(10)]
+    recipients[3], recipients[6] = "gone@example.org", "busy@example.org"
+    with transaction.atomic():
+        ids = queue_messages([email(address) for address in recipients])
+    seen: list[tuple[int, int]] = []
+    peers: set = set()
+    # The check runs in the SMTP server's event loop, where Django's connection may not go.
+    watcher = psycopg2.connect(**connection.get_connection_params())
+    watcher.autocommit = True
+
+    def check(count: int) -> None:
+        with watcher.cursor() as cursor:
+            cursor.execute(
+                f"SELECT count(*) FROM {Message._meta.db_table} WHERE status = %s",  # noqa: S608
+                [S.SENT],
+            )
+            seen.append((count, cursor.fetchone()[0]))
+
+    handler.before_reply = check
+    original = handler.handle_DATA
+
+    async def handle_data(server, session, envelope):
+        peers.add(session.peer)
+        return await original(server, session, envelope)
+
+    handler.handle_DATA = handle_data
+    try:
+        assert outbox.send_batch(ids) == 8
+    finally:
+        watcher.close()
+    assert seen == [(n, n) for n in range(1, 9)]
+    assert 2 <= len(peers) <= 4
+    assert smtp_email.recipients() == {
+        address: 1
+        for address in recipients
+        if address not in {"gone@example.org", "busy@example.org"}
+    }
+    states = {m.recipient: m.status for m in rows(ids)}
+    assert (states["gone@example.org"], states["busy@example.org"]) == (S.FAILED, S.PENDING)
+    assert enqueued[-1] == ({"email": [ids[6]]}, 30.0)
+
+
 def test_a_builder_can_cancel_its_message(
     postgres, django_capture_on_commit_callbacks, enqueued, monkeypatch
 ):
-    def builder(message):
+    def builder(messages):
         raise outbox.MessageCancelled("A newer invitation replaced this one.")
 
     monkeypatch.setattr(outbox, "_context_builders", {"plain": builder})
