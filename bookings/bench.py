@@ -453,6 +453,10 @@ def run_invitations(options: dict, stdout) -> dict:
         f"{handler.received:,} emails reached the sink ({distinct:,} recipients, "
         f"{duplicates} duplicates) {seconds:.1f} s after the approval.\n"
     )
+    # Leave the database as it was (bar the audit trail, which keeps everything): the bench
+    # rows would otherwise count in the routing benchmark and in every report.
+    remove_invitation_world()
+    stdout.write("Removed the workers, sites and messages the benchmark created.\n")
     return {
         "benchmark": "invitations",
         "workers": count,
