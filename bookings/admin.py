@@ -1,10 +1,11 @@
 """Admin for sites (placed by postcode on save, changes audited), sessions, routing policies,
-routes, and (read only: they change through services and the outbox) campaigns, invitations
-and the messages sent."""
+routes, and (read only: they change through services and the outbox) campaigns, invitations,
+bookings and the messages sent."""
 
 from django.contrib import admin
 
 from bookings.models import (
+    Booking,
     Campaign,
     Invitation,
     Message,
@@ -112,6 +113,17 @@ class InvitationAdmin(ReadOnlyAdmin):
     list_filter = ["status", "channel"]
     raw_id_fields = ["worker", "employment", "site", "campaign", "superseded_by"]
     list_select_related = ["worker", "site"]
+
+
+@admin.register(Booking)
+class BookingAdmin(RecordAdmin):
+    """No deleting either: a booking's place is given back only by cancelling it (services)."""
+
+    list_display = ["reference", "worker", "slot", "dose", "status", "created_at"]
+    list_filter = ["status", "dose", "cancel_reason"]
+    search_fields = ["reference"]
+    raw_id_fields = ["worker", "slot", "invitation"]
+    list_select_related = ["worker", "slot__session__site"]
 
 
 @admin.register(Message)

@@ -40,6 +40,7 @@ from django.utils.crypto import salted_hmac
 
 from bookings import routing
 from bookings.models import (
+    Booking,
     Campaign,
     Invitation,
     InvitationLink,
@@ -225,7 +226,8 @@ def cancel_unsent_messages(*, invitation_ids: Sequence[int], reason: str) -> int
 
 # --- Messages ---------------------------------------------------------------------------
 
-TEMPLATES = ("invitation", "invitation_reminder", "invitation_resend")
+# Every template whose message carries a link to the worker's invitation page.
+TEMPLATES = ("invitation", "invitation_reminder", "invitation_resend", "session_cancelled")
 TOKEN_SALT = "carevax.invitation-link"  # noqa: S105 (a salt, not a secret)
 
 
@@ -326,31 +328,47 @@ def _messages(invitation_ids: Sequence[int], *, template: str) -> list[OutgoingM
             ],
             **expiry_words(expires),
         }
-        fields = {"invitation_id": pk}
-        if email:
-            messages.append(
-                OutgoingMessage(
-                    channel="email",
-                    template=template,
-                    recipient=email,
-                    context=context,
-                    worker_id=worker_id,
-                    fallback_mobile=mobile or None,
-                    fields=fields,
-                )
-            )
-        elif mobile:
-            messages.append(
-                OutgoingMessage(
-                    channel="sms",
-                    template=template,
-                    recipient=mobile,
-                    context=context,
-                    worker_id=worker_id,
-                    fields=fields,
-                )
-            )
+        messages += _outgoing(
+            template=template,
+            context=context,
+            invitation_id=pk,
+            worker_id=worker_id,
+            email=email,
+            mobile=mobile,
+        )
     return messages
+
+
+def _outgoing(
+    *, template: str, context: dict, invitation_id: int, worker_id: int, email: str, mobile: str
+) -> list[OutgoingMessage]:
+    """The message of one invitation: by email where the employer gave an address (a failed
+    email falls back to a text message when a mobile is known), else by text message."""
+    fields = {"invitation_id": invitation_id}
+    if email:
+        return [
+            OutgoingMessage(
+                channel="email",
+                template=template,
+                recipient=email,
+                context=context,
+                worker_id=worker_id,
+                fallback_mobile=mobile or None,
+                fields=fields,
+            )
+        ]
+    if mobile:
+        return [
+            OutgoingMessage(
+                channel="sms",
+                template=template,
+                recipient=mobile,
+                context=context,
+                worker_id=worker_id,
+                fields=fields,
+            )
+        ]
+    return []
 
 
 def _channel_now() -> Case:
@@ -839,6 +857,98 @@ def resend_invitation(*, lead, invitation_id: int, request=None) -> Invitation:
         request=request,
     )
     return new
+
+
+# --- Rebooking after a cancelled session ---------------------------------------------------
+
+# A closed invitation that a cancelled booking opens again, so its link offers places anew.
+REOPENABLE = (Invitation.Status.BOOKED, Invitation.Status.EXPIRED, Invitation.Status.DECLINED)
+
+
+def appointment_words(moment: datetime.datetime) -> str:
+    return f"{long_date(moment)} at {timezone.localtime(moment):%H:%M}"
+
+
+def invite_to_rebook(*, booking_ids: Sequence[int]) -> int:
+    """Tell the workers of these (just cancelled) bookings that their appointment is off and
+    invite them to book again: one message per worker, through the outbox in the caller's
+    transaction, with a fresh link made at send time to their invitation page (routed site
+    and alternatives). A worker's live invitation carries the link; otherwise their latest
+    booked, expired or declined invitation is opened again with a new expiry date. Returns
+    how many workers will be told (a worker with no invitation or no contact details the
+    employer gave cannot be)."""
+    appointments: dict[int, tuple[int | None, datetime.datetime, str]] = {}
+    for worker_id, invitation_id, starts_at, site_name in (
+        Booking.objects.filter(pk__in=list(booking_ids))
+        .order_by("slot__starts_at", "pk")
+        .values_list("worker_id", "invitation_id", "slot__starts_at", "slot__session__site__name")
+    ):
+        appointments.setdefault(worker_id, (invitation_id, starts_at, site_name))
+    if not appointments:
+        return 0
+    chosen = dict(
+        Invitation.objects.live()
+        .filter(worker_id__in=list(appointments))
+        .select_for_update()
+        .values_list("worker_id", "pk")
+    )
+    live = list(chosen.values())
+    latest: dict[int, tuple[int, str]] = {}
+    for worker_id, pk, status in (
+        Invitation.objects.filter(worker_id__in=[w for w in appointments if w not in chosen])
+        .order_by("-queued_at", "-pk")
+        .values_list("worker_id", "pk", "status")
+    ):
+        latest.setdefault(worker_id, (pk, status))
+    reopen = []
+    for worker_id, (pk, status) in latest.items():
+        if status in REOPENABLE:
+            chosen[worker_id] = pk
+            reopen.append(pk)
+    now = timezone.now()
+    expires = now + datetime.timedelta(days=settings.INVITATION_EXPIRY_DAYS)
+    # Sent afresh: expiry and reminders run from this message, as for a first invitation.
+    # A live invitation not yet released goes now too (the worker had a place); one already
+    # out keeps its reminders and gets the full time to book again.
+    Invitation.objects.filter(
+        Q(pk__in=reopen) | Q(pk__in=live, status=Invitation.Status.QUEUED)
+    ).update(
+        status=Invitation.Status.SENDING,
+        closed_at=None,
+        sent_at=None,
+        released_at=Coalesce(F("released_at"), Value(now)),
+        expires_at=expires,
+        reminder_count=0,
+        last_reminder_at=None,
+        channel=_channel_now(),
+    )
+    Invitation.objects.filter(pk__in=live).update(expires_at=expires)
+    contacts = {
+        pk: (first_name, email, mobile)
+        for pk, first_name, email, mobile in Invitation.objects.filter(
+            pk__in=list(chosen.values())
+        ).values_list("pk", "worker__first_name", "employment__email", "employment__mobile")
+    }
+    messages = []
+    for worker_id, invitation_id in chosen.items():
+        first_name, email, mobile = contacts[invitation_id]
+        _booking_invitation, starts_at, site_name = appointments[worker_id]
+        context = {
+            "first_name": first_name,
+            "site_name": site_name,
+            "appointment": appointment_words(starts_at),
+            "expires_on": long_date(expires),
+        }
+        messages += _outgoing(
+            template="session_cancelled",
+            context=context,
+            invitation_id=invitation_id,
+            worker_id=worker_id,
+            email=email,
+            mobile=mobile,
+        )
+    queue_messages(messages)
+    return len(messages)
 
 
 # --- The worker's link ----------------------------------------------------------------------

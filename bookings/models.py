@@ -1,6 +1,6 @@
 """Vaccination sites, their staff, sessions and slots (capacity), the routing policy of each
-local authority and the route chosen for each worker, invitations and their campaigns, and the
-messages sent (the outbox's rows)."""
+local authority and the route chosen for each worker, invitations and their campaigns, the
+messages sent (the outbox's rows), and workers' bookings into slots."""
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -648,3 +648,82 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_channel_display()} {self.template} to {self.recipient} ({self.status})"
+
+
+class BookingQuerySet(models.QuerySet):
+    """Bookings are person-level: site staff see their site's, a local lead those of workers
+    employed in their area, administrators all; nobody else any."""
+
+    def live(self) -> "BookingQuerySet":
+        return self.filter(status=Booking.Status.BOOKED)
+
+    def visible_to(self, user) -> "BookingQuerySet":
+        from workers.models import Worker
+
+        if not user.is_authenticated or not user.is_active:
+            return self.none()
+        if is_administrator(user):
+            return self.all()
+        if user.role == Role.SITE_STAFF:
+            return self.filter(slot__session__site__staff__user=user)
+        if user.role == Role.LOCAL_LEAD:
+            workers = Worker.objects.visible_to(user).filter(pk=models.OuterRef("worker_id"))
+            return self.filter(models.Exists(workers))
+        return self.none()
+
+
+class Booking(models.Model):
+    """One worker's appointment in one slot for one dose. A booked (live) booking holds one of
+    the slot's places: ``Slot.booked`` counts them, changed only under the slot's row lock
+    (bookings.services), and the database refuses more than the slot's capacity."""
+
+    class Status(models.TextChoices):
+        BOOKED = "booked", "Booked"
+        ATTENDED = "attended", "Attended"
+        DID_NOT_ATTEND = "did_not_attend", "Did not attend"
+        CANCELLED = "cancelled", "Cancelled"
+
+    class CancelReason(models.TextChoices):
+        WORKER = "worker", "Cancelled by the worker"
+        SITE = "site", "Cancelled by the site"
+        SESSION_CANCELLED = "session_cancelled", "The session was cancelled"
+
+    # Letters and digits nobody mistakes for each other (no 0, 1, I, L, O or U).
+    REFERENCE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+    worker = models.ForeignKey("workers.Worker", on_delete=models.CASCADE, related_name="bookings")
+    # A slot with bookings is not deleted by accident: cancel the session instead.
+    slot = models.ForeignKey(Slot, on_delete=models.PROTECT, related_name="bookings")
+    dose = models.PositiveSmallIntegerField(choices=[(1, "First dose"), (2, "Second dose")])
+    reference = models.CharField(max_length=13, unique=True)
+    status = models.CharField(max_length=14, choices=Status.choices, default=Status.BOOKED)
+    # The invitation whose link the worker booked through, if any.
+    invitation = models.ForeignKey(
+        Invitation, null=True, blank=True, on_delete=models.SET_NULL, related_name="bookings"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    cancel_reason = models.CharField(max_length=20, choices=CancelReason.choices, blank=True)
+
+    objects = BookingQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [
+            models.Index(fields=["slot"], condition=Q(status="booked"), name="booking_live_idx")
+        ]
+        constraints = [
+            models.CheckConstraint(name="booking_dose_one_or_two", condition=Q(dose__in=(1, 2))),
+            models.UniqueConstraint(
+                fields=["worker", "dose"],
+                condition=Q(status="booked"),
+                name="one_live_booking_per_worker_and_dose",
+            ),
+            models.CheckConstraint(
+                name="booking_cancelled_has_time",
+                condition=~Q(status="cancelled") | Q(cancelled_at__isnull=False),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reference} ({self.get_status_display().lower()})"

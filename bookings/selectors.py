@@ -1,5 +1,5 @@
 """Reads for vaccination sites and campaigns: the calendar of capacity, bookings and free
-places per day, and a campaign's invitations per site."""
+places per day, the people booked into a session, and a campaign's invitations per site."""
 
 from __future__ import annotations
 
@@ -8,7 +8,15 @@ from dataclasses import dataclass
 
 from django.db.models import Count, Q, Sum
 
-from bookings.models import Campaign, Invitation, RoutingPolicy, Slot, VaccinationSite
+from bookings.models import (
+    Booking,
+    Campaign,
+    Invitation,
+    RoutingPolicy,
+    Session,
+    Slot,
+    VaccinationSite,
+)
 from bookings.routing import free_places_by_site
 
 
@@ -141,4 +149,16 @@ def campaign_progress(*, user, campaign: Campaign) -> CampaignProgress:
         closed=sum(row["closed"] for row in rows),
         unrouted=waiting["unrouted"] if waiting else 0,
         unrouted_yet=(waiting["queued"] - waiting["unrouted"]) if waiting else 0,
+    )
+
+
+def people_booked_into(*, user, session: Session) -> int:
+    """How many people hold a live booking in the session (each told once if it is cancelled)."""
+    return (
+        Booking.objects.visible_to(user)
+        .live()
+        .filter(slot__session=session)
+        .values("worker_id")
+        .distinct()
+        .count()
     )

@@ -1,26 +1,30 @@
-"""Writes for vaccination sites, sessions and routing policies: each function is one business
-action in one transaction that records its audit event and returns what it made."""
+"""Writes for vaccination sites, sessions, bookings and routing policies: each function is one
+business action in one transaction that records its audit event and returns what it made."""
 
 from __future__ import annotations
 
 import datetime
+import secrets
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Max
+from django.db.models import Count, F, Max, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from bookings import invitations
 from bookings.models import (
     DEFAULT_SITE_KINDS,
+    Booking,
+    Invitation,
     RoutingPolicy,
     Session,
     SiteStaffMembership,
     Slot,
     VaccinationSite,
 )
-from bookings.signals import session_cancelled
 from portal import audit
 from portal.models import LocalAuthority
 from portal.roles import Role, has_role, is_administrator
@@ -382,31 +386,170 @@ def _below_booked_message(most_booked: int) -> str:
 
 @transaction.atomic
 def cancel_session(*, actor, session: Session, reason: str, request=None) -> Session:
-    """Mark the session cancelled and send ``session_cancelled`` inside this transaction with
-    the ids of its slots that have bookings; the booking side tells those workers and invites
-    them to rebook."""
+    """Mark the session cancelled and cancel its bookings in the same transaction, giving their
+    places back, and tell each booked worker once, with a fresh link to book again (their
+    invitation, reopened: bookings.invitations.invite_to_rebook). Cancelling twice does
+    nothing more; a rolled-back cancellation sends nothing (the outbox)."""
     if not can_manage_sessions(actor, session.site):
         raise PermissionDenied("Only the site's staff cancel its sessions.")
     session = Session.objects.select_for_update().get(pk=session.pk)
     if session.is_cancelled:
         return session
+    now = timezone.now()
     session.is_cancelled = True
-    session.cancelled_at = timezone.now()
+    session.cancelled_at = now
     session.cancelled_by = actor
     session.cancel_reason = reason
     session.save(update_fields=["is_cancelled", "cancelled_at", "cancelled_by", "cancel_reason"])
-    booked_slot_ids = list(
-        session.slots.filter(booked__gt=0).order_by("starts_at").values_list("pk", flat=True)
+    booking_ids = _cancel_bookings(
+        Booking.objects.live().filter(slot__session=session),
+        reason=Booking.CancelReason.SESSION_CANCELLED,
+        now=now,
     )
+    told = invitations.invite_to_rebook(booking_ids=booking_ids)
+    # Places set by hand (no booking records) cannot be told: count them, not pass over them.
+    unrecorded = sum(session.slots.values_list("booked", flat=True))
     audit.record(
         verb="session_cancelled",
         actor=actor,
         target=session,
-        details={"reason": reason, "booked_slot_ids": booked_slot_ids},
+        details={
+            "reason": reason,
+            "bookings_cancelled": len(booking_ids),
+            "workers_told": told,
+            "places_without_booking_records": unrecorded,
+        },
         request=request,
     )
-    session_cancelled.send(sender=Session, session_id=session.pk, slot_ids=booked_slot_ids)
     return session
+
+
+# ---------------------------------------------------------------------------------------------
+# Bookings
+
+REFERENCE_PREFIX = "CVX"
+REFERENCE_ATTEMPTS = 5
+
+
+def new_booking_reference() -> str:
+    """A reference such as ``CVX-7F3K-9Q2P``: eight characters nobody mistakes for others
+    (30^8, about 6.6 * 10^11 of them), chosen at random so they cannot be guessed in turn."""
+    alphabet = Booking.REFERENCE_ALPHABET
+    characters = "".join(secrets.choice(alphabet) for _ in range(8))
+    return f"{REFERENCE_PREFIX}-{characters[:4]}-{characters[4:]}"
+
+
+def _booking_error(message: str) -> ValidationError:
+    return ValidationError({"slot": message})
+
+
+@transaction.atomic
+def book_slot(
+    *,
+    worker_id: int,
+    slot_id: int,
+    dose: int = 1,
+    invitation_id: int | None = None,
+    actor=None,
+    request=None,
+) -> Booking:
+    """Book one place in the slot for the worker's dose. The slot's row is locked while its
+    count is checked and raised, so two bookings for the last place cannot both succeed
+    (and the database's check refuses an overbooking in any case). A booking made through an
+    invitation marks it booked."""
+    if dose not in (1, 2):
+        raise ValidationError({"dose": "The dose must be 1 or 2."})
+    slot = Slot.objects.select_for_update(of=("self",)).select_related("session").get(pk=slot_id)
+    if slot.session.is_cancelled:
+        raise _booking_error("This session has been cancelled. Choose another time.")
+    if slot.booked >= slot.capacity:
+        raise _booking_error("This time is fully booked. Choose another time.")
+    if Booking.objects.live().filter(worker_id=worker_id, dose=dose).exists():
+        raise _booking_error(f"You already have a booking for dose {dose}. Change that one.")
+    Slot.objects.filter(pk=slot.pk).update(booked=F("booked") + 1)
+    booking = _create_booking(
+        worker_id=worker_id, slot_id=slot.pk, dose=dose, invitation_id=invitation_id
+    )
+    if invitation_id is not None:
+        Invitation.objects.filter(pk=invitation_id, status__in=Invitation.LIVE).update(
+            status=Invitation.Status.BOOKED, closed_at=booking.created_at
+        )
+    audit.record(
+        verb="booking_made",
+        actor=actor,
+        target=booking,
+        details={"slot_id": slot.pk, "dose": dose, "invitation_id": invitation_id},
+        request=request,
+    )
+    return booking
+
+
+def _create_booking(*, worker_id: int, slot_id: int, dose: int, invitation_id) -> Booking:
+    for attempt in range(REFERENCE_ATTEMPTS):
+        try:
+            with transaction.atomic():
+                return Booking.objects.create(
+                    worker_id=worker_id,
+                    slot_id=slot_id,
+                    dose=dose,
+                    invitation_id=invitation_id,
+                    reference=new_booking_reference(),
+                )
+        except IntegrityError as error:
+            # The same worker's same dose booked at the same moment: one booking stands.
+            if Booking.objects.live().filter(worker_id=worker_id, dose=dose).exists():
+                raise _booking_error(
+                    f"You already have a booking for dose {dose}. Change that one."
+                ) from error
+            if attempt == REFERENCE_ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _cancel_bookings(bookings, *, reason: str, now: datetime.datetime) -> list[int]:
+    """Cancel these live bookings and give their places back to their slots (locked first,
+    in one order, so concurrent cancellations and bookings do not deadlock). Set-based."""
+    rows = list(bookings.select_for_update(of=("self",)).values_list("pk", "slot_id"))
+    if not rows:
+        return []
+    ids = [pk for pk, _slot_id in rows]
+    slot_ids = sorted({slot_id for _pk, slot_id in rows})
+    list(Slot.objects.filter(pk__in=slot_ids).order_by("pk").select_for_update())
+    Booking.objects.filter(pk__in=ids).update(
+        status=Booking.Status.CANCELLED, cancelled_at=now, cancel_reason=reason
+    )
+    given_back = (
+        Booking.objects.filter(pk__in=ids, slot_id=OuterRef("pk"))
+        .order_by()
+        .values("slot_id")
+        .annotate(places=Count("pk"))
+        .values("places")
+    )
+    Slot.objects.filter(pk__in=slot_ids).update(
+        booked=F("booked") - Coalesce(Subquery(given_back), 0)
+    )
+    return ids
+
+
+@transaction.atomic
+def cancel_booking(*, booking_id: int, reason: str, actor=None, request=None) -> Booking:
+    """Cancel one booking and give its place back; cancelling a booking that is no longer
+    live changes nothing."""
+    if reason not in Booking.CancelReason.values:
+        raise ValueError(f"Unknown reason {reason!r}")
+    booking = Booking.objects.get(pk=booking_id)
+    if _cancel_bookings(
+        Booking.objects.live().filter(pk=booking_id), reason=reason, now=timezone.now()
+    ):
+        booking.refresh_from_db()
+        audit.record(
+            verb="booking_cancelled",
+            actor=actor,
+            target=booking,
+            details={"reason": reason, "slot_id": booking.slot_id},
+            request=request,
+        )
+    return booking
 
 
 # ---------------------------------------------------------------------------------------------

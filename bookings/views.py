@@ -28,7 +28,7 @@ from bookings.forms import (
     SiteForm,
 )
 from bookings.models import Campaign, Invitation, RoutingPolicy, Session, VaccinationSite
-from bookings.selectors import campaign_progress
+from bookings.selectors import campaign_progress, people_booked_into
 from bookings.selectors import site_calendar as calendar_for_site
 from portal.roles import Role, has_role
 
@@ -224,7 +224,7 @@ def session_cancel(request, pk: int):
     if not services.can_manage_sessions(request.user, session.site):
         return _forbidden(request)
     form = CancelSessionForm(request.POST or None)
-    booked = sum(session.slots.values_list("booked", flat=True))
+    booked = people_booked_into(user=request.user, session=session)
     if request.method == "POST" and form.is_valid():
         services.cancel_session(
             actor=request.user,
@@ -236,7 +236,8 @@ def session_cancel(request, pk: int):
             request,
             "You cancelled the session. "
             + (
-                f"We will tell the {booked} people booked into it and ask them to book again."
+                f"We will tell the {booked} {'person' if booked == 1 else 'people'} booked "
+                "into it and ask them to book again."
                 if booked
                 else "Nobody was booked into it."
             ),

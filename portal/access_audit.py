@@ -103,6 +103,7 @@ PERSONAL_DATA_MODELS = frozenset(
         "employers_staffupload",
         "bookings_route",
         "bookings_invitation",
+        "bookings_booking",
         "bookings_message",
     }
 )

@@ -8,6 +8,7 @@ from allauth.account.models import EmailAddress
 from allauth.mfa.models import Authenticator
 
 from bookings.models import (
+    Booking,
     Campaign,
     Invitation,
     Message,
@@ -255,9 +256,9 @@ def build_tenant(gss_code: str, label: str) -> Tenant:
     EligibilityDecisionFactory(employment=employment)
     InformationRequest.objects.create(employment=employment, question="Describe the role.")
     site = VaccinationSiteFactory(name=f"{label} Hospital Hub", local_authorities=[authority])
-    SlotFactory(session=SessionFactory(site=site))
+    slot = SlotFactory(session=SessionFactory(site=site), booked=1)
     campaign = Campaign.objects.create(local_authority=authority)
-    Invitation.objects.create(
+    invitation = Invitation.objects.create(
         worker=employment.worker,
         employment=employment,
         local_authority=authority,
@@ -266,6 +267,13 @@ def build_tenant(gss_code: str, label: str) -> Tenant:
         status=Invitation.Status.SENT,
         channel=Invitation.Channel.EMAIL,
         expires_at=datetime.datetime(2099, 1, 1, tzinfo=datetime.UTC),
+    )
+    Booking.objects.create(
+        worker=employment.worker,
+        slot=slot,
+        dose=1,
+        reference=f"CVX-{gss_code[-4:]}-TEST",
+        invitation=invitation,
     )
     Message.objects.create(
         channel=Message.Channel.EMAIL,
