@@ -33,7 +33,7 @@ from django.db.models import (
     When,
     Window,
 )
-from django.db.models.functions import Coalesce, RowNumber
+from django.db.models.functions import Coalesce, Concat, Left, RowNumber
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
@@ -599,31 +599,62 @@ def allowances(*, site_ids: Sequence[int], horizon_days: int, factor: Decimal) -
 class Release:
     routed: int = 0
     unrouted: int = 0
+    rerouted: int = 0
     released: int = 0
     by_site: Counter = dataclass_field(default_factory=Counter)
 
 
-def _route_waiting(campaign: Campaign) -> tuple[int, int]:
+# Put before the new route's reason on an invitation moved off a site that stayed full.
+REROUTED = "the site first chosen has no free places; "
+
+
+def _route_waiting(campaign: Campaign, release: Release | None = None) -> Release:
     """Route the campaign's queued invitations that have no site yet (new ones, and ones no
-    site could take last time) and copy each route onto its invitation."""
+    site could take last time), and route again those whose site has no free places left in
+    the campaign's horizon, so they wait for a site with room rather than for one that stays
+    full; copy each new route onto its invitation. An invitation for which routing finds no
+    other site with room keeps its site (it may free up). Counts go into ``release``."""
+    release = release if release is not None else Release()
     with transaction.atomic():
         # Routing rewrites workers' routes: one routing of an area at a time.
         LocalAuthority.objects.select_for_update().filter(pk=campaign.local_authority_id).first()
-        waiting = Invitation.objects.filter(
-            campaign.scope(), status=Invitation.Status.QUEUED, site__isnull=True
+        horizon = RoutingPolicy.for_authorities([campaign.local_authority_id])[
+            campaign.local_authority_id
+        ].horizon_days
+        free = routing.free_places_by_site(horizons={horizon}).get(horizon, {})
+        queued = Invitation.objects.filter(campaign.scope(), status=Invitation.Status.QUEUED)
+        waiting = queued.filter(site__isnull=True)
+        full = queued.filter(site__isnull=False).exclude(
+            site_id__in=[site_id for site_id, places in free.items() if places > 0]
         )
         worker_ids = list(waiting.values_list("worker_id", flat=True))
-        if not worker_ids:
-            return 0, 0
-        routing.route_workers(worker_ids=worker_ids)
-        routes = Route.objects.filter(worker_id=OuterRef("worker_id"))
-        routed = waiting.filter(Exists(routes.filter(is_unrouted=False))).update(
-            site_id=Subquery(routes.values("site_id")[:1]),
-            alternatives=Subquery(routes.values("alternatives")[:1]),
-            distance_km=Subquery(routes.values("distance_km")[:1]),
-            route_reason=Subquery(routes.values("reason")[:1]),
+        stuck = list(full.values_list("pk", "worker_id"))
+        if not worker_ids and not stuck:
+            return release
+        routing.route_workers(worker_ids=worker_ids + [worker_id for _pk, worker_id in stuck])
+        routes = Route.objects.filter(worker_id=OuterRef("worker_id"), is_unrouted=False)
+        copied = {
+            "site_id": Subquery(routes.values("site_id")[:1]),
+            "alternatives": Subquery(routes.values("alternatives")[:1]),
+            "distance_km": Subquery(routes.values("distance_km")[:1]),
+        }
+        release.routed = waiting.filter(Exists(routes)).update(
+            **copied, route_reason=Subquery(routes.values("reason")[:1])
         )
-        return routed, len(worker_ids) - routed
+        release.unrouted = len(worker_ids) - release.routed
+        reason_length = Invitation._meta.get_field("route_reason").max_length
+        release.rerouted = (
+            queued.filter(pk__any_of=[pk for pk, _worker_id in stuck])
+            .filter(Exists(routes.exclude(site_id=OuterRef("site_id"))))
+            .update(
+                **copied,
+                route_reason=Left(
+                    Concat(Value(REROUTED), Subquery(routes.values("reason")[:1])),
+                    reason_length,
+                ),
+            )
+        )
+    return release
 
 
 def _release_chunk(campaign_id: int, chunk_size: int, release: Release) -> int:
@@ -713,7 +744,7 @@ def release_campaign(*, campaign_id: int, chunk_size: int | None = None) -> Rele
     release = Release()
     if campaign is None:
         return release
-    release.routed, release.unrouted = _route_waiting(campaign)
+    _route_waiting(campaign, release)
     while True:
         released = _release_chunk(campaign_id, chunk_size, release)
         release.released += released
@@ -728,6 +759,7 @@ def release_campaign(*, campaign_id: int, chunk_size: int | None = None) -> Rele
                 "by_site": {str(site): count for site, count in release.by_site.items()},
                 "routed": release.routed,
                 "unrouted": release.unrouted,
+                "rerouted": release.rerouted,
             },
         )
     return release

@@ -10,26 +10,15 @@ from django.utils import timezone
 from bookings import invitations, services
 from bookings.models import Booking, Campaign, Invitation, Message, Session, Slot
 from bookings.outbox import cancel_messages
-from tests.factories import VaccinationSiteFactory
 from tests.invitations.conftest import (  # noqa: F401 (fixtures)
     approve,
+    centre,
     employer,
     lead,
     make_employment,
     site,
 )
 from tests.messaging.conftest import smtp_sink  # noqa: F401 (fixture)
-
-
-@pytest.fixture
-def centre(local_authority):
-    """An alternative to the routed site, a little further from Westminster."""
-    return VaccinationSiteFactory(
-        name="Guy's vaccination centre",
-        kind="vaccination_centre",
-        postcode="SE1 9RT",
-        local_authorities=[local_authority],
-    )
 
 
 def add_session(at, *, slots: int = 2, places: int = 3, days_ahead: int = 3) -> Session:

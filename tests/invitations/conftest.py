@@ -1,5 +1,5 @@
 """Fixtures for the invitation tests: the eligibility fixtures (an area, its lead, an approved
-employer), a site with sessions, and approved workers."""
+employer), a site and an alternative to it, with sessions, and approved workers."""
 
 import datetime
 
@@ -25,6 +25,18 @@ def site(local_authority):
         name="St Thomas' Hospital hub",
         address="Westminster Bridge Road, London",
         postcode="SE1 7EH",
+        local_authorities=[local_authority],
+    )
+
+
+@pytest.fixture
+def centre(local_authority):
+    """An alternative to the hub: further from Westminster, of a kind the default policy
+    prefers less."""
+    return VaccinationSiteFactory(
+        name="Guy's vaccination centre",
+        kind="vaccination_centre",
+        postcode="SE1 9RT",
         local_authorities=[local_authority],
     )
 
