@@ -102,10 +102,15 @@ def run(options: dict, stdout) -> dict:
         f"Naive loop: {len(sample):,} workers against every site in {baseline_seconds:.1f} s "
         f"(scaled: {scaled:.0f} s); it chose the same site for {agreement:.2%}.\n"
     )
+    active_sites = VaccinationSite.objects.filter(is_active=True).count()
+    # The bench's sites and workers stay for the next run, but its sites are closed until
+    # then: open, they would take the invitations bench's (or anyone's) workers.
+    VaccinationSite.objects.filter(ods_code__startswith=BENCH_ODS_PREFIX).update(is_active=False)
+    stdout.write("Closed the benchmark's sites until its next run.\n")
     return {
         "benchmark": "routing",
         "workers": summary.workers,
-        "sites": VaccinationSite.objects.filter(is_active=True).count(),
+        "sites": active_sites,
         "districts": summary.districts,
         "seconds": round(seconds, 2),
         "workers_per_second": round(summary.workers / seconds) if seconds else None,

@@ -310,7 +310,7 @@ def assess_employments(
     assessor = Assessor(rule_set.rules)
     queryset = _undecided()
     if employment_ids is not None:
-        queryset = queryset.filter(pk__in=list(employment_ids))
+        queryset = queryset.filter(pk__any_of=list(employment_ids))
     if employer_id is not None:
         queryset = queryset.filter(employer_id=employer_id)
     written, cursor = 0, 0

@@ -30,3 +30,17 @@ def test_bench_eligibility_prints_its_figures_and_rolls_back(postgres):
     assert figures["bulk_approve_queries_small"] == figures["bulk_approve_queries"]
     assert figures["queries_independent_of_size"] is True
     assert not Employment.objects.exists() and not EligibilityDecision.objects.exists()
+
+
+def test_bench_eligibility_assesses_only_what_it_made(postgres):
+    """Staff other benchmarks (or anyone) keep in the database are neither assessed nor
+    counted: the figures are this run's alone."""
+    from tests.factories import EmploymentFactory
+
+    stored = [EmploymentFactory() for _ in range(5)]
+    out = io.StringIO()
+    call_command("bench", "eligibility", "--employments", "300", "--approve", "40", stdout=out)
+    figures = json.loads(out.getvalue().strip().splitlines()[-1])
+    assert figures["assessed"] == 300
+    assert not EligibilityDecision.objects.exists()
+    assert Employment.objects.filter(pk__in=[e.pk for e in stored]).count() == 5

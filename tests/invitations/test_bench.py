@@ -51,3 +51,5 @@ def test_bench_routing_prints_its_figures(postgres):
     assert (figures["workers"], figures["sites"]) == (3000, 30)
     assert 0 <= figures["unrouted"] <= 3000
     assert figures["baseline_agreement"] == 1.0
+    # Its sites are closed until its next run, so they take no one else's workers.
+    assert not VaccinationSite.objects.filter(is_active=True).exists()
