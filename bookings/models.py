@@ -464,18 +464,26 @@ class Invitation(models.Model):
     local_authority = models.ForeignKey(
         LocalAuthority, on_delete=models.CASCADE, related_name="invitations"
     )
+    # Indexed only where set (below): an approval queues tens of thousands with none yet.
     campaign = models.ForeignKey(
-        Campaign, null=True, blank=True, on_delete=models.SET_NULL, related_name="invitations"
+        Campaign,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="invitations",
+        db_index=False,
     )
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
     # The routed site when released (copied from the worker's Route, which later routing
     # runs rewrite) and up to three alternatives [{"site_id": 1, "distance_km": 4.2}, ...].
+    # Indexed by (site, status) below, which serves every lookup by site.
     site = models.ForeignKey(
         VaccinationSite,
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="invitations",
+        db_index=False,
     )
     alternatives = models.JSONField(default=list, blank=True)
     distance_km = models.FloatField(null=True, blank=True)
@@ -514,6 +522,11 @@ class Invitation(models.Model):
                 name="invitation_queue_idx",
             ),
             models.Index(fields=["site", "status"], name="invitation_site_status_idx"),
+            models.Index(
+                fields=["campaign"],
+                condition=Q(campaign__isnull=False),
+                name="invitation_campaign_idx",
+            ),
             models.Index(
                 fields=["sent_at"],
                 condition=Q(status__in=("sent", "delivered")),

@@ -109,15 +109,18 @@ def outcome_counts(queryset: QuerySet) -> dict[str, int]:
     )
 
 
-def employer_choices(user) -> list[tuple[int, str]]:
+def employer_choices(user, *, only: int | None = None) -> list[tuple[int, str]]:
     """Every employer with current staff the user may review, by name: the queue's employer
     filter. Read from the employers the user may see (one index probe each for current
     staff), not by grouping every employment, so it costs the same however many workers an
-    authority has."""
+    authority has. ``only``: just that employer, if it is one of them."""
     employer_model = apps.get_model("employers", "Employer")
+    employers = employer_model.objects.visible_to(user)
+    if only is not None:
+        # A page acting on one employer's set needs to know only that one is a choice.
+        employers = employers.filter(pk=only)
     return list(
-        employer_model.objects.visible_to(user)
-        .filter(Exists(review_scope(user).order_by().filter(employer_id=OuterRef("pk"))))
+        employers.filter(Exists(review_scope(user).order_by().filter(employer_id=OuterRef("pk"))))
         .order_by("name", "pk")
         .values_list("pk", "name")
     )

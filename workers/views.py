@@ -68,8 +68,19 @@ def worker_detail(request, pk: int):
 # --- The local lead's review ------------------------------------------------------------
 
 
-def _filter_form(request, data: QueryDict) -> QueueFilterForm:
-    form = QueueFilterForm(data or None, employers=selectors.employer_choices(request.user))
+def _filter_form(request, data: QueryDict, *, one_employer: bool = False) -> QueueFilterForm:
+    """The queue's filters. ``one_employer``: offer only the employer asked for (a bulk page
+    acts on the set the queue showed and lists no employers)."""
+    if not one_employer:
+        employers = selectors.employer_choices(request.user)
+    elif not data.get("employer"):
+        employers = []
+    else:
+        try:
+            employers = selectors.employer_choices(request.user, only=int(data["employer"]))
+        except ValueError:
+            employers = []
+    form = QueueFilterForm(data or None, employers=employers)
     form.is_valid()
     return form
 
@@ -122,7 +133,11 @@ def _bulk_set(request):
         if queryset.count() != len(ids):
             raise Http404("A chosen worker is not in your area")
         return queryset, None, len(ids)
-    form = _filter_form(request, request.GET)
+    form = _filter_form(request, request.GET, one_employer=True)
+    if form.errors:
+        # The queue ignores a filter it cannot use; a bulk action must not, or an employer
+        # outside the area (or a mistyped filter) would widen the set to the whole area.
+        raise Http404("These filters do not match the queue")
     return selectors.review_queue(request.user, form.filters(), sort=False), form, None
 
 

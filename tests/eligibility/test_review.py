@@ -380,3 +380,13 @@ def test_employer_is_reassessed_when_approved(make_employment, pending_employer,
     services.assess_employments(employer_id=pending_employer.pk)
     employment.refresh_from_db()
     assert employment.eligibility_outcome == "eligible"
+
+
+def test_a_bulk_page_for_an_employer_outside_the_area_is_404_not_the_whole_area(
+    lead_client, assessed, other_local_authority, postgres
+):
+    elsewhere = EmployerFactory(local_authority=other_local_authority)
+    for query in (f"employer={elsewhere.pk}&outcome=eligible", "employer=x", "outcome=nonsense"):
+        assert lead_client.get(bulk_url("approve", query)).status_code == 404
+        assert lead_client.post(bulk_url("approve", query), {"digest": "0"}).status_code == 404
+    assert not Employment.objects.filter(eligibility_decided=True).exists()
