@@ -291,8 +291,10 @@ class EligibilityDecision(models.Model):
     decided_at = models.DateTimeField(default=timezone.now)
     # The employment's details the decision was made on (role, setting, contact, ...).
     snapshot = models.JSONField(default=dict)
-    # Decisions written together share a batch; the batch's audit event names it.
-    batch = models.UUIDField(null=True, blank=True, db_index=True)
+    # Decisions written together share a batch; the batch's audit event names it. Not
+    # indexed: nothing looks decisions up by batch on PostgreSQL (they are pointed at by id),
+    # and every decision written would pay for the index.
+    batch = models.UUIDField(null=True, blank=True)
     # Given when a local lead decides "eligible"; printed on the worker's letter. Unique by a
     # constraint rather than ``unique=True``, which on PostgreSQL adds a second index for
     # LIKE searches that codes never need (found only whole, by the verification page), and
