@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import datetime
 import io
-import json
+from collections.abc import Sequence
 
+import orjson
 from django.core.exceptions import EmptyResultSet
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
@@ -84,7 +85,7 @@ def insert_rows(
     }
     # Values the same for every row are rendered once.
     shared = {**constants, **defaults}
-    suffix = "".join("\t" + _copy_value(value) for value in shared.values()) + "\n"
+    suffix = "".join("\t" + copy_value(value) for value in shared.values()) + "\n"
     table = model._meta.db_table
     quote = connection.ops.quote_name
     with connection.cursor() as cursor:
@@ -92,7 +93,7 @@ def insert_rows(
         ids = take_ids(cursor, table, len(rows))
         # Column by column, so each value costs a check or two rather than a function call.
         cells = [[str(pk) for pk in ids]]
-        cells += [_copy_column([values.get(name) for values in rows]) for name in columns]
+        cells += [copy_column([values.get(name) for values in rows]) for name in columns]
         buffer = io.StringIO()
         buffer.write(suffix.join(map("\t".join, zip(*cells, strict=True))))
         buffer.write(suffix)
@@ -115,7 +116,7 @@ def take_ids(cursor, table: str, count: int) -> list[int]:
     return [row[0] for row in cursor.fetchall()]
 
 
-def _copy_column(values: list) -> list[str]:
+def copy_column(values: Sequence) -> list[str]:
     """One column's values in COPY's text format."""
     rendered: dict = {}
     texts = []
@@ -128,14 +129,14 @@ def _copy_column(values: list) -> list[str]:
         elif value.__class__ is int:
             texts.append(str(value))
         elif isinstance(value, dict | list):  # JSON: not hashable, rarely repeated
-            texts.append(_copy_value(value))
+            texts.append(copy_value(value))
         else:
             # Repeated values (dates, flags, timestamps) are rendered once per column; the
             # type is part of the key because True == 1 in Python.
             key = (value.__class__, value)
             text = rendered.get(key)
             if text is None:
-                text = rendered[key] = _copy_value(value)
+                text = rendered[key] = copy_value(value)
             texts.append(text)
     return texts
 
@@ -157,7 +158,22 @@ def _column(model, name: str) -> str:
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
-def _copy_value(value) -> str:
+def json_text(value) -> str:
+    """``value`` as JSON, as Django's encoder writes it, with orjson doing the work: a bulk
+    write can hold a JSON value per row (200,000 decision snapshots in a big assessment),
+    where the standard library's encoder was a third of the CPU time. Dates and what orjson
+    does not know (decimals) go through Django's encoder; no spaces after separators."""
+    return orjson.dumps(
+        value,
+        default=_DJANGO_JSON.default,
+        option=orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_NON_STR_KEYS,
+    ).decode()
+
+
+_DJANGO_JSON = DjangoJSONEncoder()
+
+
+def copy_value(value) -> str:
     """A value in COPY's text format (tab-separated, \\N for NULL, backslash escapes)."""
     if value is None:
         return "\\N"
@@ -166,7 +182,7 @@ def _copy_value(value) -> str:
     if isinstance(value, datetime.datetime | datetime.date):
         return value.isoformat()
     if isinstance(value, dict | list):  # a JSON field's value
-        return json.dumps(value, cls=DjangoJSONEncoder).translate(_COPY_ESCAPES)
+        return json_text(value).translate(_COPY_ESCAPES)
     return str(value).translate(_COPY_ESCAPES)
 
 

@@ -16,14 +16,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 
-import orjson
 from django.core.exceptions import PermissionDenied
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from portal import audit
-from portal.bulk import insert_rows, take_ids, update_rows
+from portal.bulk import copy_column, copy_value, insert_rows, take_ids, update_rows
 from portal.roles import Role, is_administrator
 from workers import notifications
 from workers.models import (
@@ -160,19 +159,6 @@ _DECISION_COLUMNS = (
     "batch",
     "verification_code",
 )
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-
-
-def _copy_text(value) -> str:
-    if value is None:
-        return "\\N"
-    if isinstance(value, list | dict):
-        # orjson: a snapshot per decision, 200,000 in a big assessment, where the standard
-        # library's encoder was a third of the CPU time. Same JSON, without the spaces.
-        value = orjson.dumps(value).decode()
-    elif isinstance(value, datetime.datetime):
-        value = value.isoformat()
-    return str(value).translate(_COPY_ESCAPES)
 
 
 def _record_decisions(rows: list[tuple], *, batch: uuid.UUID, decided: bool) -> None:
@@ -187,29 +173,16 @@ def _record_decisions(rows: list[tuple], *, batch: uuid.UUID, decided: bool) -> 
         )
         _point_at_batch(batch, decided=decided)
         return
-    # A batch repeats most values on every row (outcome, reasons, version, who, when, the
-    # batch): a column with one value throughout is rendered once, and in the others each
-    # distinct value once, which was a third of assessing's CPU time.
-    rendered: dict = {}
-
-    def text(value) -> str:
-        if value.__class__ is int:
-            return str(value)
-        if value.__class__ is dict:
-            return _copy_text(value)
-        key = (value.__class__, tuple(value) if value.__class__ is list else value)
-        found = rendered.get(key)
-        if found is None:
-            found = rendered[key] = _copy_text(value)
-        return found
-
-    def column_text(values: tuple) -> Iterable[str]:
-        if values.count(values[0]) == len(values):
-            return itertools.repeat(text(values[0]), len(values))
-        return map(text, values)
-
     if not rows:
         return
+
+    def column_text(values: tuple) -> Iterable[str]:
+        # A batch repeats most values on every row (outcome, reasons, version, who, when,
+        # the batch): a column with one value throughout is rendered once.
+        if values.count(values[0]) == len(values):
+            return itertools.repeat(copy_value(values[0]), len(values))
+        return copy_column(values)
+
     table = EligibilityDecision._meta.db_table
     employment = Employment._meta.db_table
     with connection.cursor() as cursor:
