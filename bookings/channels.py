@@ -1,7 +1,7 @@
-"""The ways a message leaves the portal, behind one interface: Django's email backend (SMTP in
-production, files or the console in development), GOV.UK Notify for email and text messages,
-and, for text messages on a laptop without Notify, files or the console (``SMS_BACKEND``), as
-Django's own file and console email backends do for email.
+"""The ways a message leaves the portal, behind one interface: Django's email backend
+(``EMAIL_URL``: SMTP, or Django's file or console backend on a laptop), GOV.UK Notify for
+email and text messages (``NOTIFY_API_KEY``), and, for text messages on a laptop without
+Notify, a file or the console (``SMS_BACKEND``), as Django's own backends do for email.
 
 A channel calls ``handover(reference)`` just before the step after which the provider may
 deliver; the outbox records that (see docs/decisions/0007-outbox-and-exactly-once.md) and the

@@ -177,7 +177,7 @@ STORAGES = {
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
 MEDIA_URL = "/media/"
 WHITENOISE_USE_FINDERS = DEBUG
-# Find files per request in development instead of indexing every static file (node_modules
+# Find files per request with DEBUG on instead of indexing every static file (node_modules
 # included) each time a handler starts: the test suite starts one per test client.
 WHITENOISE_AUTOREFRESH = DEBUG
 
@@ -273,7 +273,7 @@ if NOTIFY_API_KEY:
             )
     if set(NOTIFY_CHANNELS) - {"email", "sms"}:
         raise ImproperlyConfigured("NOTIFY_CHANNELS may name only email and sms.")
-# Without Notify, text messages go to files under var/sms (or the console) in development;
+# Without Notify, text messages go to files under var/sms (or the console) with DEBUG on;
 # with DEBUG off there is no such fallback and text messages are marked failed, saying why.
 SMS_BACKEND = env.str("SMS_BACKEND", default="file" if DEBUG else "")
 if SMS_BACKEND not in {"", "file", "console"}:
