@@ -20,8 +20,9 @@ MAX_UNCOMPRESSED_BYTES = 300 * 1024 * 1024
 MAX_COMPRESSION_RATIO = 100
 
 # Exports often put a title, a date or notes above the column names: the header is the
-# first of this many rows that names at least two template columns.
+# first of this many rows that names at least HEADER_MIN_COLUMNS template columns.
 HEADER_SEARCH_ROWS = 20
+HEADER_MIN_COLUMNS = 2
 ZIP_MAGIC = b"PK\x03\x04"
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 # Directory entry names in an OLE file are UTF-16LE; an encrypted Office file has this stream.
@@ -247,7 +248,7 @@ def _open_csv(content: bytes):
     found = _find_header(numbered())
     if found is None:
         raise UnreadableFile("The file is empty. Add your staff to the template and upload it.")
-    header_number, header, rows = found
+    header_number, header, rows, _named = found
     # Lines after the header; the last line may lack its newline.
     estimated = text.count("\n") - header_number + (not text.endswith("\n"))
     return "csv", header, rows, estimated
@@ -276,19 +277,20 @@ def _columns_named(cells) -> int:
 
 
 def _find_header(rows: Iterator[tuple[int, list]]):
-    """``(row number, header cells, rows after it)``: the first of the leading rows that
-    names two template columns (titles and notes above it are skipped), else the first row
-    with anything in it, whose columns the caller then explains; None for no rows at all."""
+    """``(row number, header cells, rows after it, whether it names template columns)``: the
+    first of the leading rows that names enough template columns (titles and notes above it
+    are skipped), else the first row with anything in it, whose columns the caller then
+    explains; None for no rows at all."""
     leading: list[tuple[int, list]] = []
     for number, cells in rows:
         leading.append((number, cells))
-        if _columns_named(cells) >= 2:
-            return number, cells, rows
+        if _columns_named(cells) >= HEADER_MIN_COLUMNS:
+            return number, cells, rows, True
         if len(leading) >= HEADER_SEARCH_ROWS:
             break
     for index, (number, cells) in enumerate(leading):
         if any(cell is not None and str(cell).strip() for cell in cells):
-            return number, cells, itertools.chain(leading[index + 1 :], rows)
+            return number, cells, itertools.chain(leading[index + 1 :], rows), False
     return None
 
 
@@ -340,8 +342,8 @@ def _open_xlsx(content: bytes, max_rows: int):
             found = _find_header(_xlsx_rows(worksheet))
             if found is None:
                 continue
-            number, header, rows = found
-            if _columns_named(header) >= 2:
+            number, header, rows, named = found
+            if named:
                 # The staff list's sheet, even behind a sheet of instructions.
                 return "xlsx", list(header), rows, declared_rows - number
             first_with_data = first_with_data or (list(header), rows, declared_rows - number)
