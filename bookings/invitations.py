@@ -80,6 +80,55 @@ def has_contact_route(prefix: str = "") -> Q:
     return ~Q(**{f"{prefix}email": ""}) | ~Q(**{f"{prefix}mobile": ""})
 
 
+@dataclass(frozen=True)
+class Contact:
+    """One way to reach a worker, as one employer supplied it, with the name that employer
+    knows them by: a message to it says only what that employer told us."""
+
+    employment_id: int
+    first_name: str
+    employer_name: str
+    email: str
+    mobile: str
+
+    @property
+    def recipient(self) -> str:
+        return self.email.casefold() if self.email else self.mobile
+
+
+def worker_contacts(
+    worker_ids: Sequence[int], *, also: Sequence[int] = ()
+) -> dict[int, list[Contact]]:
+    """Every distinct way to reach each worker that an approved employer supplied (its
+    employment current and decided eligible), oldest employment first; ``also`` names
+    employments to include whatever their state (an invitation's own). Only an approved
+    organisation has employments (docs/decisions/0011), so no employer check is needed here.
+    One employer cannot
+    divert a worker's messages away from what another supplied: each gets its own message
+    (docs/decisions/0011)."""
+    approved = Q(
+        status=Employment.Status.ACTIVE,
+        eligibility_decided=True,
+        eligibility_outcome=EligibilityDecision.Outcome.ELIGIBLE,
+    )
+    contacts: dict[int, list[Contact]] = {}
+    seen: dict[int, set[str]] = {}
+    rows = (
+        Employment.objects.filter(has_contact_route(), worker_id__any_of=list(worker_ids))
+        .filter(approved | Q(pk__any_of=list(also)))
+        .order_by("worker_id", "pk")
+        .values_list("worker_id", "pk", "first_name", "employer__name", "email", "mobile")
+    )
+    for worker_id, pk, first_name, employer_name, email, mobile in rows:
+        contact = Contact(pk, first_name, employer_name, email, mobile)
+        recipients = seen.setdefault(worker_id, set())
+        if contact.recipient in recipients:
+            continue
+        recipients.add(contact.recipient)
+        contacts.setdefault(worker_id, []).append(contact)
+    return contacts
+
+
 _QUEUED_COLUMNS = (
     "worker_id",
     "employment_id",
@@ -125,7 +174,47 @@ def queue_invitations(*, employment_ids: Sequence[int]) -> int:
             queued += _insert_queued(approved, now)
         else:
             queued += _create_queued(approved, now)
+    _reach_new_contacts(employment_ids)
     return queued
+
+
+def _reach_new_contacts(employment_ids: Sequence[int]) -> int:
+    """A worker invited through another employment, once sent, gets the same invitation at
+    the contact details this approval adds, so a later approval never leaves them out;
+    returns how many messages were queued. Invitations still queued reach every contact
+    when they are released."""
+    sent = Invitation.objects.live().filter(
+        worker_id=OuterRef("worker_id"), released_at__isnull=False
+    )
+    approved = dict(
+        Employment.objects.filter(
+            has_contact_route(),
+            pk__any_of=list(employment_ids),
+            status=Employment.Status.ACTIVE,
+            eligibility_decided=True,
+            eligibility_outcome=EligibilityDecision.Outcome.ELIGIBLE,
+        )
+        .annotate(invitation_id=Subquery(sent.values("pk")[:1]))
+        .filter(invitation_id__isnull=False)
+        .values_list("pk", "invitation_id")
+    )
+    if not approved:
+        return 0
+    already = {
+        (invitation_id, recipient.casefold())
+        for invitation_id, recipient in Message.objects.filter(
+            invitation_id__in=set(approved.values())
+        ).values_list("invitation_id", "recipient")
+    }
+    messages = [
+        message
+        for message in _messages(
+            sorted(set(approved.values())), template="invitation", only=list(approved)
+        )
+        if (message.fields["invitation_id"], message.recipient.casefold()) not in already
+    ]
+    queue_messages(messages)
+    return len(messages)
 
 
 def _insert_queued(approved, now: datetime.datetime) -> int:
@@ -260,31 +349,28 @@ def short_date(moment: datetime.datetime) -> str:
 
 def _site_sentence(kind: str) -> str:
     label = KIND_LABELS.get(kind, "vaccination site")
-    return f"It is the nearest {label} to you with free appointments."
+    return f"It is a {label} near your home with free appointments."
 
 
-def _messages(invitation_ids: Sequence[int], *, template: str) -> list[OutgoingMessage]:
-    """One message per invitation (email where the employer gave an address, falling back to
-    a text message; a text message otherwise), with everything the template says except the
-    link, which is made when the message is sent."""
+def _messages(
+    invitation_ids: Sequence[int], *, template: str, only: Sequence[int] | None = None
+) -> list[OutgoingMessage]:
+    """The messages of each invitation: one to every distinct contact an approved employer
+    supplied (``only``: just these employments'), each by email where that employer gave an
+    address (falling back to its mobile), else by text message, with everything the template
+    says except the link, which is made when the message is sent. A message names the
+    employer and the first name its own contact came with, and no distance: the home postcode
+    may be another employer's (docs/decisions/0011)."""
     rows = list(
         Invitation.objects.filter(pk__any_of=list(invitation_ids))
         .order_by("pk")
-        .values_list(
-            "pk",
-            "worker_id",
-            "worker__first_name",
-            "employment__email",
-            "employment__mobile",
-            "employment__employer__name",
-            "site_id",
-            "alternatives",
-            "distance_km",
-            "expires_at",
-        )
+        .values_list("pk", "worker_id", "employment_id", "site_id", "alternatives", "expires_at")
     )
-    site_ids = {row[6] for row in rows} | {
-        alternative["site_id"] for row in rows for alternative in row[7] or ()
+    contacts = worker_contacts(
+        [row[1] for row in rows], also=[] if only is not None else [row[2] for row in rows]
+    )
+    site_ids = {row[3] for row in rows} | {
+        alternative["site_id"] for row in rows for alternative in row[4] or ()
     }
     sites = {
         site["pk"]: site
@@ -297,45 +383,35 @@ def _messages(invitation_ids: Sequence[int], *, template: str) -> list[OutgoingM
         lambda moment: {"expires_on": long_date(moment), "expires_short": short_date(moment)}
     )
     messages = []
-    for (
-        pk,
-        worker_id,
-        first_name,
-        email,
-        mobile,
-        employer,
-        site_id,
-        alternatives,
-        km,
-        expires,
-    ) in rows:
+    for pk, worker_id, _employment_id, site_id, alternatives, expires in rows:
         site = sites[site_id]
-        context = {
-            "first_name": first_name,
-            "employer_name": employer,
+        shared = {
             "site_name": site["name"],
             "site_address": ", ".join(part for part in (site["address"], site["postcode"]) if part),
             "site_kind": KIND_LABELS.get(site["kind"], "site"),
             "why_this_site": _site_sentence(site["kind"]),
-            "distance_km": f"{km:.1f}" if km is not None else "",
             "alternatives": [
-                {
-                    "name": sites[alternative["site_id"]]["name"],
-                    "distance_km": f"{alternative['distance_km']:.1f}",
-                }
+                {"name": sites[alternative["site_id"]]["name"]}
                 for alternative in alternatives or ()
                 if alternative["site_id"] in sites
             ],
             **expiry_words(expires),
         }
-        messages += _outgoing(
-            template=template,
-            context=context,
-            invitation_id=pk,
-            worker_id=worker_id,
-            email=email,
-            mobile=mobile,
-        )
+        for contact in contacts.get(worker_id, ()):
+            if only is not None and contact.employment_id not in only:
+                continue
+            messages += _outgoing(
+                template=template,
+                context={
+                    "first_name": contact.first_name,
+                    "employer_name": contact.employer_name,
+                    **shared,
+                },
+                invitation_id=pk,
+                worker_id=worker_id,
+                email=contact.email,
+                mobile=contact.mobile,
+            )
     return messages
 
 
@@ -853,8 +929,8 @@ def resend_invitation(*, lead, invitation_id: int, request=None) -> Invitation:
                 f"You cannot resend an invitation that is {old.get_status_display().lower()}.",
             )
         )
-    employment = Employment.objects.get(pk=old.employment_id)
-    if not (employment.email or employment.mobile):
+    contacts = worker_contacts([old.worker_id], also=[old.employment_id]).get(old.worker_id)
+    if not contacts:
         raise ValidationError(
             "The employer has no email address or mobile number for this worker any more. "
             "Ask them to add one, then resend."
@@ -873,7 +949,7 @@ def resend_invitation(*, lead, invitation_id: int, request=None) -> Invitation:
         alternatives=old.alternatives,
         distance_km=old.distance_km,
         route_reason=old.route_reason,
-        channel=Invitation.Channel.EMAIL if employment.email else Invitation.Channel.SMS,
+        channel=Invitation.Channel.EMAIL if contacts[0].email else Invitation.Channel.SMS,
         queued_at=now,
         released_at=now,
         expires_at=now + datetime.timedelta(days=settings.INVITATION_EXPIRY_DAYS),
@@ -955,32 +1031,32 @@ def invite_to_rebook(*, booking_ids: Sequence[int]) -> int:
         channel=_channel_now(),
     )
     Invitation.objects.filter(pk__in=live).update(expires_at=expires)
-    contacts = {
-        pk: (first_name, email, mobile)
-        for pk, first_name, email, mobile in Invitation.objects.filter(
-            pk__in=list(chosen.values())
-        ).values_list("pk", "worker__first_name", "employment__email", "employment__mobile")
-    }
+    own = dict(
+        Invitation.objects.filter(pk__in=list(chosen.values())).values_list("pk", "employment_id")
+    )
+    # Told at every contact an approved employer supplied, as every change to a booking is.
+    contacts = worker_contacts(list(chosen), also=list(own.values()))
     messages = []
+    told = 0
     for worker_id, invitation_id in chosen.items():
-        first_name, email, mobile = contacts[invitation_id]
         _booking_invitation, starts_at, site_name = appointments[worker_id]
-        context = {
-            "first_name": first_name,
-            "site_name": site_name,
-            "appointment": appointment_words(starts_at),
-            "expires_on": long_date(expires),
-        }
-        messages += _outgoing(
-            template="session_cancelled",
-            context=context,
-            invitation_id=invitation_id,
-            worker_id=worker_id,
-            email=email,
-            mobile=mobile,
-        )
+        told += bool(contacts.get(worker_id))
+        for contact in contacts.get(worker_id, ()):
+            messages += _outgoing(
+                template="session_cancelled",
+                context={
+                    "first_name": contact.first_name,
+                    "site_name": site_name,
+                    "appointment": appointment_words(starts_at),
+                    "expires_on": long_date(expires),
+                },
+                invitation_id=invitation_id,
+                worker_id=worker_id,
+                email=contact.email,
+                mobile=contact.mobile,
+            )
     queue_messages(messages)
-    return len(messages)
+    return told
 
 
 # --- The worker's link ----------------------------------------------------------------------

@@ -407,7 +407,22 @@ class Campaign(models.Model):
 
 
 class InvitationQuerySet(ScopedByAuthorityQuerySet):
-    """Invitations are person-level: NHS team members do not see them."""
+    """Invitations are person-level: NHS team members do not see them. A local lead sees
+    their authority's, and the invitation of every worker with an employment in their area,
+    whichever authority's approval sent it (one person, one invitation: docs/decisions/0011)."""
+
+    def visible_to(self, user):
+        if user.is_authenticated and user.is_active and user.role == Role.LOCAL_LEAD:
+            from workers.models import Employment
+
+            employed_here = Employment.objects.filter(
+                employer__local_authority_id=user.local_authority_id,
+                worker_id=models.OuterRef("worker_id"),
+            )
+            return self.filter(
+                Q(local_authority_id=user.local_authority_id) | models.Exists(employed_here)
+            )
+        return super().visible_to(user)
 
     def live(self) -> "InvitationQuerySet":
         return self.filter(status__in=Invitation.LIVE)

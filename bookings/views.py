@@ -31,6 +31,7 @@ from bookings.models import Campaign, Invitation, RoutingPolicy, Session, Vaccin
 from bookings.selectors import campaign_progress, people_booked_into
 from bookings.selectors import site_calendar as calendar_for_site
 from portal.roles import Role, has_role
+from workers.selectors import attach_shown_records
 
 CALENDAR_DAYS = 28
 
@@ -286,6 +287,7 @@ def unrouted_workers(request):
     if not has_role(request.user, Role.LOCAL_LEAD):
         return _forbidden(request)
     page = Paginator(routing.unrouted_routes(request.user), 50).get_page(request.GET.get("page"))
+    page.object_list = attach_shown_records(request.user, page.object_list)
     return render(request, "bookings/unrouted_workers.html", {"page": page})
 
 
@@ -435,6 +437,7 @@ def campaign_invitations(request, pk: int):
     if status in Invitation.Status.values:
         rows = rows.filter(status=status)
     page = Paginator(rows, 50).get_page(request.GET.get("page"))
+    page.object_list = attach_shown_records(request.user, page.object_list)
     return render(
         request,
         "bookings/campaign_invitations.html",
@@ -455,6 +458,7 @@ def invitation_detail(request, pk: int):
         ),
         pk=pk,
     )
+    attach_shown_records(request.user, [invitation])
     return render(
         request,
         "bookings/invitation_detail.html",
@@ -471,6 +475,7 @@ def invitation_resend(request, pk: int):
     invitation = get_object_or_404(
         Invitation.objects.visible_to(request.user).select_related("worker"), pk=pk
     )
+    attach_shown_records(request.user, [invitation])
     if refused := _lead_only(request):
         return refused
     error = None
@@ -484,7 +489,7 @@ def invitation_resend(request, pk: int):
         else:
             messages.success(
                 request,
-                f"We are sending {invitation.worker.first_name} a new link. The old link no "
+                f"We are sending {invitation.shown.first_name} a new link. The old link no "
                 "longer works.",
             )
             return redirect("bookings:invitation_detail", pk=new.pk)

@@ -51,9 +51,10 @@ BATCH_SIZE = 2000
 WORKER_IDENTITY_LOCK = 0x43565857
 
 WORKER_FIELDS = WORKER_WRITE_FIELDS
-# What a staff list row gives an employment (status and left date are the import's to set).
+# What a staff list row gives an employment: who the person is, as this employer supplied
+# it, and the job (status and left date are the import's to set).
 EMPLOYMENT_FIELDS = NEW_EMPLOYMENT_FIELDS
-ROW_FIELDS = [*WORKER_FIELDS, *EMPLOYMENT_FIELDS]
+ROW_FIELDS = [*WORKER_FIELDS, *(name for name in EMPLOYMENT_FIELDS if name not in WORKER_FIELDS)]
 MEMO_COLUMNS = [
     "first_name",
     "date_of_birth",
@@ -65,10 +66,9 @@ MEMO_COLUMNS = [
     "ethnicity",
 ]
 
-IDENTITY_MESSAGE = (
-    "These details do not match the details already held for this person. Check the NHS "
-    "number, names and date of birth are right. If they are, ask your local authority lead "
-    "to correct the record"
+NOT_APPROVED = (
+    "Your organisation was not approved, so this staff list was not imported. Nothing from "
+    "it has been kept."
 )
 CHANGED_SINCE_CHECK = (
     "Some of the people in your file were changed by another upload after we checked it. "
@@ -152,6 +152,8 @@ class Outcome:
     employment_was_active: bool = False
     # The worker's new identity values, when this employer alone may correct them.
     worker_changes: dict = field(default_factory=dict)
+    # A new person's record takes the row's NHS number (False when another person holds it).
+    new_person_nhs: bool = True
 
 
 @dataclass
@@ -265,7 +267,8 @@ class FileDuplicates:
         self.nhs: dict[str, int] = {}
         self.references: dict[str, int] = {}
         self.keys: dict[str, int] = {}
-        self.workers: dict[int, int] = {}
+        self.employments: dict[int, int] = {}
+        self.people: dict[int, int] = {}
 
     def check(self, row: StaffRow) -> list[Problem]:
         problems = []
@@ -307,8 +310,9 @@ class FileDuplicates:
             )
         return problems
 
-    def check_worker(self, row: StaffRow, worker_id: int) -> Problem | None:
-        first = self.workers.setdefault(worker_id, row.row_number)
+    def check_employment(self, row: StaffRow, employment_id: int) -> Problem | None:
+        """Two rows that are the same record of the employer's own: the first stands."""
+        first = self.employments.setdefault(employment_id, row.row_number)
         if first == row.row_number:
             return None
         return Problem(
@@ -319,6 +323,11 @@ class FileDuplicates:
             "remove the repeated row",
         )
 
+    def claim_person(self, row: StaffRow, worker_id: int) -> bool:
+        """Whether this row may be the person another employer supplied: not when an
+        earlier row of the file already is (that is never the uploader's error)."""
+        return self.people.setdefault(worker_id, row.row_number) == row.row_number
+
 
 def batched(iterable: Iterable, size: int) -> Iterator[list]:
     iterator = iter(iterable)
@@ -327,127 +336,79 @@ def batched(iterable: Iterable, size: int) -> Iterator[list]:
 
 
 _WORKER_COLUMNS = ["id", *WORKER_FIELDS]
-_EMPLOYMENT_COLUMNS = ["id", "worker_id", "status", *EMPLOYMENT_FIELDS]
+_OWN_COLUMNS = ["id", "worker_id", "status", *EMPLOYMENT_FIELDS]
 
 
 def match_batch(
-    employer_id: int, rows: list[StaffRow], duplicates: FileDuplicates
+    employer_id: int, rows: list[StaffRow], duplicates: FileDuplicates, *, find_people: bool
 ) -> tuple[list[Outcome], list[Problem]]:
-    """Find who each row is (NHS number, else staff reference, else name + date of birth +
-    postcode) and what importing it would change, with a fixed number of queries."""
-    workers: dict[int, dict] = {}
-    by_nhs: dict[str, int] = {}
+    """Find what importing each row would change, with a fixed number of queries per batch
+    (docs/decisions/0011).
+
+    A row is first looked for among the employer's *own* records (NHS number, else staff
+    reference, else name + date of birth + postcode as the employer supplied them): that is
+    all the check step does, so its answer never depends on what anyone else supplied. Only
+    the import (``find_people``, once the employer is approved) matches a row with no record
+    here to a person another employer supplied, and that changes nothing the uploader sees.
+    """
     nhs_numbers = {row.nhs_number for row in rows if row.nhs_number}
-    if nhs_numbers:
-        # No order_by(): the model's default ordering would sort every batch for nothing.
+    references = {row.staff_reference for row in rows if row.staff_reference}
+    keys = {row.match_key for row in rows}
+    own_by_nhs: dict[str, dict] = {}
+    own_by_reference: dict[str, dict] = {}
+    own_by_key: dict[str, dict] = {}
+    if rows:
+        # Newest first: where an employer has two records of one person, the newest stands.
         for values in (
-            Worker.objects.filter(nhs_number__any_of=nhs_numbers)
-            .order_by()
-            .values(*_WORKER_COLUMNS)
-        ):
-            workers[values["id"]] = values
-            by_nhs[values["nhs_number"]] = values["id"]
-
-    resolved: dict[int, int] = {}
-    for row in rows:
-        if row.nhs_number in by_nhs:
-            resolved[row.row_number] = by_nhs[row.nhs_number]
-
-    references = {
-        row.staff_reference
-        for row in rows
-        if row.staff_reference and row.row_number not in resolved
-    }
-    by_reference: dict[str, int] = {}
-    if references:
-        for reference, worker_id in (
-            Employment.objects.filter(employer_id=employer_id, staff_reference__any_of=references)
+            Employment.objects.filter(employer_id=employer_id)
+            .filter(
+                Q(nhs_number__any_of=nhs_numbers)
+                | Q(staff_reference__any_of=references)
+                | Q(match_key__any_of=keys)
+            )
             .order_by("-id")
-            .values_list("staff_reference", "worker_id")
+            .values(*_OWN_COLUMNS)
         ):
-            by_reference[reference] = worker_id
-    for row in rows:
-        if row.row_number not in resolved and row.staff_reference in by_reference:
-            resolved[row.row_number] = by_reference[row.staff_reference]
+            if values["nhs_number"]:
+                own_by_nhs.setdefault(values["nhs_number"], values)
+            if values["staff_reference"]:
+                own_by_reference.setdefault(values["staff_reference"], values)
+            own_by_key.setdefault(values["match_key"], values)
 
-    keys = {row.match_key for row in rows if row.row_number not in resolved}
-    wanted_ids = set(resolved.values()) - set(workers)
-    by_key: dict[str, int] = {}
-    if keys or wanted_ids:
-        for values in (
-            Worker.objects.filter(Q(match_key__any_of=keys) | Q(id__any_of=wanted_ids))
-            .order_by("-id")
-            .values(*_WORKER_COLUMNS)
-        ):
-            workers[values["id"]] = values
-            if values["match_key"] in keys:
-                by_key[values["match_key"]] = values["id"]
+    own: dict[int, dict] = {}
     for row in rows:
-        if row.row_number not in resolved and row.match_key in by_key:
-            resolved[row.row_number] = by_key[row.match_key]
+        employment = own_by_nhs.get(row.nhs_number) if row.nhs_number else None
+        if employment is None and row.staff_reference:
+            employment = own_by_reference.get(row.staff_reference)
+        if employment is None:
+            candidate = own_by_key.get(row.match_key)
+            # Two different NHS numbers are two different people, whatever their names.
+            if candidate is not None and (
+                not row.nhs_number
+                or not candidate["nhs_number"]
+                or candidate["nhs_number"] == row.nhs_number
+            ):
+                employment = candidate
+        if employment is not None:
+            own[row.row_number] = employment
 
-    matched_ids = set(resolved.values())
-    ours: dict[int, dict] = {}
-    shared: set[int] = set()
-    if matched_ids:
-        # Every employment of the matched people: this employer's own, and whether another
-        # employer supplied them too.
-        for values in (
-            Employment.objects.filter(worker_id__any_of=matched_ids)
-            .order_by()
-            .values("employer_id", *_EMPLOYMENT_COLUMNS)
-        ):
-            if values["employer_id"] == employer_id:
-                ours[values["worker_id"]] = values
-            else:
-                shared.add(values["worker_id"])
+    people = _People.find(employer_id, rows, own) if find_people else None
 
     outcomes: list[Outcome] = []
     problems: list[Problem] = []
     for row in rows:
-        worker_id = resolved.get(row.row_number)
-        if worker_id is None:
-            outcomes.append(Outcome(row=row, action="new"))
-            continue
-        worker = workers[worker_id]
-        row_problems = []
-        duplicate = duplicates.check_worker(row, worker_id)
-        if duplicate:
-            row_problems.append(duplicate)
-        is_shared = worker_id in shared
-        if is_shared and worker["date_of_birth"] != row.date_of_birth:
-            row_problems.append(
-                Problem(
-                    row.row_number,
-                    "Date of birth",
-                    row.date_of_birth.strftime("%d/%m/%Y"),
-                    IDENTITY_MESSAGE,
-                )
-            )
-        if (
-            is_shared
-            and row.nhs_number
-            and worker["nhs_number"]
-            and row.nhs_number != worker["nhs_number"]
-        ):
-            row_problems.append(
-                Problem(row.row_number, "NHS number", row.nhs_number, IDENTITY_MESSAGE)
-            )
-        if row_problems:
-            problems.extend(row_problems)
-            continue
-        worker_changes = {}
-        if not is_shared:
-            # Only the employer who alone supplied a person may correct who they are.
-            wanted = row.worker_values()
-            if not row.nhs_number:
-                wanted["nhs_number"] = worker["nhs_number"]
-            if any(worker[name] != value for name, value in wanted.items()):
-                worker_changes = wanted
-        employment = ours.get(worker_id)
+        employment = own.get(row.row_number)
         if employment is None:
-            outcomes.append(Outcome(row=row, action="new", worker_id=worker_id))
+            if people is None:
+                outcomes.append(Outcome(row=row, action="new"))
+            else:
+                outcomes.append(people.new_employment(row, duplicates))
             continue
+        duplicate = duplicates.check_employment(row, employment["id"])
+        if duplicate:
+            problems.append(duplicate)
+            continue
+        worker_changes = people.corrections(row, employment) if people is not None else {}
         was_active = employment["status"] == Employment.Status.ACTIVE
         changed = not was_active or any(
             employment[name] != value for name, value in row.employment_values().items()
@@ -455,14 +416,96 @@ def match_batch(
         outcomes.append(
             Outcome(
                 row=row,
-                action="updated" if changed or worker_changes else "unchanged",
-                worker_id=worker_id,
+                action="updated" if changed else "unchanged",
+                worker_id=employment["worker_id"],
                 employment_id=employment["id"],
                 employment_was_active=was_active,
                 worker_changes=worker_changes,
             )
         )
     return outcomes, problems
+
+
+class _People:
+    """The people behind a batch's rows, for the import only: who each new row is, and
+    whether the employer's corrections reach the person's record."""
+
+    def __init__(self, employer_id: int):
+        self.employer_id = employer_id
+        self.workers: dict[int, dict] = {}
+        self.by_nhs: dict[str, int] = {}
+        self.by_key: dict[str, list[int]] = {}
+        # People who already have an employment here, or another employer's.
+        self.employed_here: set[int] = set()
+        self.shared: set[int] = set()
+
+    @classmethod
+    def find(cls, employer_id: int, rows: list[StaffRow], own: dict[int, dict]) -> _People:
+        people = cls(employer_id)
+        nhs_numbers = {row.nhs_number for row in rows if row.nhs_number}
+        keys = {row.match_key for row in rows if row.row_number not in own}
+        own_ids = {employment["worker_id"] for employment in own.values()}
+        if not (nhs_numbers or keys or own_ids):
+            return people
+        # No order_by() on the first: the default ordering would sort every batch for nothing.
+        found = Worker.objects.filter(
+            Q(nhs_number__any_of=nhs_numbers) | Q(match_key__any_of=keys) | Q(id__any_of=own_ids)
+        )
+        for values in found.order_by("-id").values(*_WORKER_COLUMNS):
+            people.workers[values["id"]] = values
+            if values["nhs_number"]:
+                people.by_nhs[values["nhs_number"]] = values["id"]
+            if values["match_key"] in keys:
+                people.by_key.setdefault(values["match_key"], []).append(values["id"])
+        if people.workers:
+            for worker_id, other_employer in (
+                Employment.objects.filter(worker_id__any_of=set(people.workers))
+                .order_by()
+                .values_list("worker_id", "employer_id")
+            ):
+                if other_employer == employer_id:
+                    people.employed_here.add(worker_id)
+                else:
+                    people.shared.add(worker_id)
+        return people
+
+    def new_employment(self, row: StaffRow, duplicates: FileDuplicates) -> Outcome:
+        """A row with no record at this employer: the person another employer supplied, when
+        the NHS number (else name + date of birth + postcode) says it is them, else someone
+        new. A person already taken by another record here or another row of the file is
+        never merged into: the row becomes a person of its own, as if nobody else knew them."""
+        candidates: list[int] = []
+        if row.nhs_number and row.nhs_number in self.by_nhs:
+            candidates = [self.by_nhs[row.nhs_number]]
+        else:
+            candidates = [
+                worker_id
+                for worker_id in self.by_key.get(row.match_key, ())
+                if not row.nhs_number or not self.workers[worker_id]["nhs_number"]
+            ]
+        for worker_id in candidates:
+            if worker_id not in self.employed_here and duplicates.claim_person(row, worker_id):
+                return Outcome(row=row, action="new", worker_id=worker_id)
+        # The NHS number is unique to a person's record: one already held elsewhere is kept
+        # on this employment only.
+        holds_nhs = bool(row.nhs_number) and row.nhs_number not in self.by_nhs
+        return Outcome(row=row, action="new", new_person_nhs=holds_nhs)
+
+    def corrections(self, row: StaffRow, employment: dict) -> dict:
+        """The person's record follows the employer's corrections only while this employer
+        alone supplied the person; otherwise the employment changes and the difference goes
+        to the people who settle it (docs/decisions/0011)."""
+        worker_id = employment["worker_id"]
+        worker = self.workers.get(worker_id)
+        if worker is None or worker_id in self.shared:
+            return {}
+        wanted = row.worker_values()
+        holder = self.by_nhs.get(row.nhs_number) if row.nhs_number else None
+        if not row.nhs_number or (holder is not None and holder != worker_id):
+            wanted["nhs_number"] = worker["nhs_number"]
+        if any(worker[name] != value for name, value in wanted.items()):
+            return wanted
+        return {}
 
 
 @dataclass
@@ -481,7 +524,8 @@ def check_batches(
     rows: Iterable[tuple[int, dict]], *, employer_id: int | None
 ) -> Iterator[CheckedBatch]:
     """Check ``rows`` in batches with the template's widgets and the in-file duplicate checks,
-    and for an employer match each row to the people already held. Reads, never writes: the
+    and for an employer find each row among its own records (never anyone else's, so the
+    answer for a row is the same whoever else knows the person). Reads, never writes: the
     upload stores what this finds, the eligibility preview only shows it."""
     checker = RowChecker()
     duplicates = FileDuplicates()
@@ -502,7 +546,9 @@ def check_batches(
             # No employer: nobody to match against, every clean row would be someone new.
             outcomes = [Outcome(row=row, action="new") for row in clean]
         else:
-            outcomes, match_problems = match_batch(employer_id, clean, duplicates)
+            outcomes, match_problems = match_batch(
+                employer_id, clean, duplicates, find_people=False
+            )
             problems.extend(match_problems)
             bad_rows.update(problem.row_number for problem in match_problems)
         problems.sort(key=lambda problem: problem.row_number)
@@ -582,6 +628,7 @@ def create_upload(
         StaffUpload.Status.VALIDATING,
         StaffUpload.Status.READY,
         StaffUpload.Status.IMPORTING,
+        StaffUpload.Status.WAITING,
     ]
     try:
         with transaction.atomic():
@@ -703,14 +750,16 @@ def commit_staff_upload(*, user, upload: StaffUpload) -> StaffUpload:
             )
             if locked.status == StaffUpload.Status.IMPORTED:
                 return locked
-            if (
-                locked.status not in (StaffUpload.Status.READY, StaffUpload.Status.IMPORTING)
-                or locked.error_count
-            ):
+            if locked.status not in IMPORTABLE or locked.error_count:
                 raise UploadNotReady(
                     "This upload cannot be imported: it has errors or has not been checked."
                 )
             _lock_identities(locked.employer_id)
+            locked.employer.refresh_from_db(fields=["status"])
+            if locked.employer.status == Employer.Status.REJECTED:
+                raise _EmployerRejected()
+            if locked.employer.status != Employer.Status.APPROVED:
+                return _wait_for_approval(locked, user)
             tally = _import_batches(locked)
             now = timezone.now()
             left = 0
@@ -746,6 +795,66 @@ def commit_staff_upload(*, user, upload: StaffUpload) -> StaffUpload:
             return locked
     except _ChangedSinceCheck:
         return _fail(upload, CHANGED_SINCE_CHECK)
+    except _EmployerRejected:
+        return _fail(upload, NOT_APPROVED)
+
+
+IMPORTABLE = (
+    StaffUpload.Status.READY,
+    StaffUpload.Status.IMPORTING,
+    StaffUpload.Status.WAITING,
+)
+
+
+def _wait_for_approval(upload: StaffUpload, user) -> StaffUpload:
+    """An organisation not yet approved has its confirmed list kept apart, unmatched and
+    unassessed, until its local authority approves it (docs/decisions/0011)."""
+    if upload.status != StaffUpload.Status.WAITING:
+        upload.status = StaffUpload.Status.WAITING
+        if user is not None and user.pk:
+            upload.imported_by = user
+        upload.save(update_fields=["status", "imported_by"])
+        audit.record(
+            verb="staff_upload.waiting_for_approval",
+            actor=user,
+            target=upload,
+            details={"employer_id": upload.employer_id},
+        )
+    return upload
+
+
+def release_waiting_uploads(*, employer: Employer) -> list[int]:
+    """Once ``employer`` is decided: import its waiting lists in the order they were
+    confirmed (after the decision commits), or, if it was rejected, discard them."""
+    waiting = list(
+        StaffUpload.objects.filter(employer=employer, status=StaffUpload.Status.WAITING)
+        .order_by("uploaded_at", "pk")
+        .values_list("pk", flat=True)
+    )
+    if not waiting:
+        return []
+    if employer.status != Employer.Status.APPROVED:
+        for upload in StaffUpload.objects.filter(pk__in=waiting):
+            _fail(upload, NOT_APPROVED)
+        return waiting
+    from employers.tasks import import_waiting_uploads
+
+    employer_id = employer.pk
+    transaction.on_commit(lambda: import_waiting_uploads.delay(employer_id))
+    return waiting
+
+
+def import_waiting(*, employer_id: int) -> int:
+    """The job behind ``release_waiting_uploads``: import each waiting list in turn (safe to
+    run twice: an imported list is left as it is)."""
+    done = 0
+    for upload in StaffUpload.objects.filter(
+        employer_id=employer_id, status=StaffUpload.Status.WAITING
+    ).order_by("uploaded_at", "pk"):
+        user = upload.imported_by
+        if commit_staff_upload(user=user, upload=upload).status == StaffUpload.Status.IMPORTED:
+            done += 1
+    return done
 
 
 def import_confirmed_upload(*, upload_id: int, user_id: int | None) -> StaffUpload:
@@ -762,6 +871,10 @@ def import_confirmed_upload(*, upload_id: int, user_id: int | None) -> StaffUplo
 
 
 class _ChangedSinceCheck(Exception):
+    pass
+
+
+class _EmployerRejected(Exception):
     pass
 
 
@@ -792,7 +905,7 @@ def _import_batches(upload: StaffUpload) -> Tally:
         for row in rows:
             # Refill the in-file duplicate memory so a person is still refused twice.
             duplicates.check(row)
-        outcomes, problems = match_batch(upload.employer_id, rows, duplicates)
+        outcomes, problems = match_batch(upload.employer_id, rows, duplicates, find_people=True)
         if problems:
             raise _ChangedSinceCheck()
         _write_outcomes(upload=upload, outcomes=outcomes, now=now)
@@ -810,7 +923,10 @@ def _write_outcomes(*, upload: StaffUpload, outcomes: list[Outcome], now) -> Non
         row = outcome.row
         if outcome.worker_id is None:
             batch.new_employments.append(row.employment_values(new_worker=len(batch.new_workers)))
-            batch.new_workers.append(row.worker_values())
+            person = row.worker_values()
+            if not outcome.new_person_nhs:
+                person["nhs_number"] = None
+            batch.new_workers.append(person)
             continue
         if outcome.worker_changes:
             batch.worker_changes.append({"id": outcome.worker_id, **outcome.worker_changes})

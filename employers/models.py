@@ -129,6 +129,8 @@ class StaffUpload(models.Model):
         VALIDATING = "validating", "Checking"
         READY = "ready", "Ready for review"
         IMPORTING = "importing", "Importing"
+        # Confirmed by an organisation not yet approved: imported once it is.
+        WAITING = "waiting", "Waiting for approval"
         IMPORTED = "imported", "Imported"
         FAILED = "failed", "Failed"
 
@@ -167,7 +169,7 @@ class StaffUpload(models.Model):
             # The same file uploaded twice at once: one upload wins, the other is refused.
             models.UniqueConstraint(
                 fields=["employer", "file_hash"],
-                condition=Q(status__in=["validating", "ready", "importing"]),
+                condition=Q(status__in=["validating", "ready", "importing", "waiting"]),
                 name="one_open_upload_per_employer_file",
             )
         ]

@@ -12,6 +12,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from employers.imports import release_waiting_uploads
 from employers.models import Employer, EmployerMembership
 from portal import audit
 from portal.models import LocalAuthority, User
@@ -177,6 +178,8 @@ def _decide(
     locked.save(update_fields=["status", "status_reason", "decided_by", "decided_at"])
     # The rules look at the employer's approval: its undecided staff are assessed again.
     assess_employments(employer_id=locked.pk)
+    # Lists it confirmed while waiting are imported now, or discarded if it was rejected.
+    release_waiting_uploads(employer=locked)
     audit.record(
         verb=verb,
         actor=lead,

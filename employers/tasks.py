@@ -20,6 +20,14 @@ def import_staff_upload(upload_id: int, user_id: int | None = None) -> str:
 
 
 @shared_task(acks_late=True)
+def import_waiting_uploads(employer_id: int) -> int:
+    """Import the lists an employer confirmed while it waited for approval, in order."""
+    from employers.imports import import_waiting
+
+    return import_waiting(employer_id=employer_id)
+
+
+@shared_task(acks_late=True)
 def assess_imported_staff(employer_id: int) -> int:
     """Assess the employer's undecided staff after an import (safe to run twice)."""
     from workers.services import assess_employments

@@ -205,12 +205,12 @@ def _search(employments, query: str):
     digits = re.sub(r"[\s-]", "", query)
     condition = Q(staff_reference__iexact=query)
     if digits.isdigit() and len(digits) == 10:
-        condition |= Q(worker__nhs_number=digits)
+        condition |= Q(nhs_number=digits)
     words = query.split()
     if words:
         by_name = Q()
         for word in words:
-            by_name &= Q(worker__first_name__icontains=word) | Q(worker__last_name__icontains=word)
+            by_name &= Q(first_name__icontains=word) | Q(last_name__icontains=word)
         condition |= by_name
     return employments.filter(condition)
 
@@ -243,7 +243,7 @@ def staff_list(request, pk: int):
         staff = staff.filter(status=chosen["status"])
     page = Paginator(
         staff.select_related("worker", "current_decision").order_by(
-            "worker__last_name", "worker__first_name", "pk"
+            "last_name", "first_name", "pk"
         ),
         PAGE_SIZE,
     ).get_page(request.GET.get("page"))
@@ -291,12 +291,12 @@ def employment_left(request, pk: int):
     if not services.can_mark_employment_left(request.user):
         return _forbidden(request)
     if employment.status == Employment.Status.LEFT:
-        messages.info(request, f"{employment.worker} is already marked as left.")
+        messages.info(request, f"{employment.full_name} is already marked as left.")
         return redirect("employers:employment", pk=employment.pk)
     if request.method == "POST":
         services.mark_employment_left(user=request.user, employment=employment, request=request)
         messages.success(
-            request, f"You marked {employment.worker} as left {employment.employer.name}."
+            request, f"You marked {employment.full_name} as left {employment.employer.name}."
         )
         return redirect("employers:staff", pk=employment.employer_id)
     return render(request, "employers/employment_left.html", {"employment": employment})

@@ -80,6 +80,14 @@ class EmploymentFactory(factory.django.DjangoModelFactory):
 
     worker = factory.SubFactory(WorkerFactory)
     employer = factory.SubFactory(EmployerFactory)
+    # What the employer supplied: by default, the person's record as it stands.
+    first_name = factory.LazyAttribute(lambda o: o.worker.first_name)
+    last_name = factory.LazyAttribute(lambda o: o.worker.last_name)
+    date_of_birth = factory.LazyAttribute(lambda o: o.worker.date_of_birth)
+    nhs_number = factory.LazyAttribute(lambda o: o.worker.nhs_number)
+    home_postcode = factory.LazyAttribute(lambda o: o.worker.home_postcode)
+    ethnicity = factory.LazyAttribute(lambda o: o.worker.ethnicity)
+    match_key = factory.LazyAttribute(lambda o: o.worker.match_key)
     # Codes of workers/data reference values, as uploads store them.
     job_role = "care_worker"
     work_setting = "care_home_older_adults"

@@ -175,6 +175,19 @@ class Employment(models.Model):
     employer = models.ForeignKey(
         "employers.Employer", on_delete=models.CASCADE, related_name="employments", db_index=False
     )
+    # Who the person is, exactly as this employer supplied it (docs/decisions/0011): the
+    # employer sees these and nothing else, whatever another employer supplied for the same
+    # person. The matched person's record (``worker``) is the programme's, not the employer's.
+    # Database defaults let bulk writers that predate them leave the columns out.
+    first_name = models.CharField(max_length=100, blank=True, default="", db_default="")
+    last_name = models.CharField(max_length=100, blank=True, default="", db_default="")
+    date_of_birth = models.DateField(null=True, blank=True)
+    nhs_number = models.CharField("NHS number", max_length=10, null=True, blank=True)
+    home_postcode = models.CharField(max_length=8, blank=True, default="", db_default="")
+    ethnicity = models.CharField(max_length=1, blank=True, default="", db_default="")
+    # Normalised first name + last name + date of birth + postcode of the values above, to
+    # find this employer's own record of a person again.
+    match_key = models.CharField(max_length=255, blank=True, default="", db_default="")
     staff_reference = models.CharField(max_length=50, blank=True)
     email = models.EmailField(blank=True)
     mobile = models.CharField(max_length=20, blank=True)
@@ -208,21 +221,37 @@ class Employment(models.Model):
     objects = EmploymentQuerySet.as_manager()
 
     class Meta:
-        ordering = ["worker__last_name", "worker__first_name"]
+        ordering = ["last_name", "first_name"]
         constraints = [
             models.UniqueConstraint(
                 fields=["worker", "employer"], name="one_employment_per_worker_and_employer"
             )
         ]
         indexes = [
+            # An upload finds the employer's own records of its rows by NHS number or by
+            # name + date of birth + postcode, a batch at a time.
+            models.Index(
+                fields=["employer", "nhs_number"],
+                name="employment_own_nhs_idx",
+                condition=Q(nhs_number__isnull=False),
+            ),
+            models.Index(fields=["employer", "match_key"], name="employment_own_key_idx"),
             models.Index(
                 fields=["employer", "eligibility_decided", "eligibility_outcome"],
                 name="employment_eligibility_idx",
-            )
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.worker} at {self.employer}"
+        return f"{self.first_name} {self.last_name} at {self.employer}"
+
+    def get_ethnicity_display(self) -> str:
+        return reference_label(ReferenceValue.Kind.ETHNICITY, self.ethnicity or "Z")
+
+    @property
+    def full_name(self) -> str:
+        """The person's name as this employer supplied it."""
+        return f"{self.first_name} {self.last_name}"
 
     def get_job_role_display(self) -> str:
         return reference_label(ReferenceValue.Kind.JOB_ROLE, self.job_role)

@@ -31,9 +31,9 @@ class State:
 
 
 SORTS = {
-    "name": ("worker__last_name", "worker__first_name", "pk"),
-    "employer": ("employer__name", "worker__last_name", "pk"),
-    "outcome": ("eligibility_outcome", "worker__last_name", "pk"),
+    "name": ("last_name", "first_name", "pk"),
+    "employer": ("employer__name", "last_name", "pk"),
+    "outcome": ("eligibility_outcome", "last_name", "pk"),
     "newest": ("-created_at", "-pk"),
     "oldest": ("created_at", "pk"),
 }
@@ -187,8 +187,45 @@ def approved_letters(user, *, employer_id: int | None = None) -> QuerySet:
             current_decision__verification_code__isnull=False,
         )
         .select_related("worker", "employer__local_authority", "current_decision")
-        .order_by("worker__last_name", "worker__first_name", "pk")
+        .order_by("last_name", "first_name", "pk")
     )
     if employer_id is not None:
         queryset = queryset.filter(employer_id=employer_id)
     return queryset
+
+
+def shown_records(user, worker_ids) -> dict[int, Employment]:
+    """For each worker, the record ``user`` sees them by: their oldest employment in the
+    user's scope. Pages that name a person use it, never the person's own record, whose
+    values may have come from an employer the user may not see (docs/decisions/0011)."""
+    shown: dict[int, Employment] = {}
+    for employment in (
+        Employment.objects.visible_to(user)
+        .filter(worker_id__in=list(worker_ids))
+        .order_by("worker_id", "pk")
+    ):
+        shown.setdefault(employment.worker_id, employment)
+    return shown
+
+
+def attach_shown_records(user, rows, *, worker_id: str = "worker_id") -> list:
+    """Give each of ``rows`` (workers, routes, invitations…) a ``shown`` record to name
+    the person by; returns them as a list."""
+    rows = list(rows)
+    shown = shown_records(user, {getattr(row, worker_id) for row in rows})
+    for row in rows:
+        row.shown = shown.get(getattr(row, worker_id))
+    return rows
+
+
+def workers_named(user, query: str):
+    """Workers in the user's scope, found by a last name one of their visible records has."""
+    from workers.models import Worker
+
+    workers = Worker.objects.visible_to(user)
+    if query:
+        named = Employment.objects.visible_to(user).filter(
+            worker_id=OuterRef("pk"), last_name__icontains=query
+        )
+        workers = workers.filter(Exists(named))
+    return workers

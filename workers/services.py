@@ -901,10 +901,10 @@ def verify_code(*, raw_code: str, request=None) -> Verification:
     )
     if not valid:
         return Verification(valid=False)
-    worker = decision.employment.worker
+    employment = decision.employment
     return Verification(
         valid=True,
-        name=f"{worker.first_name} {worker.last_name[:1]}.",
+        name=f"{employment.first_name} {employment.last_name[:1]}.",
         employer=decision.employment.employer.name,
     )
 
@@ -934,6 +934,8 @@ WORKER_WRITE_FIELDS = [
     "match_key",
 ]
 EMPLOYMENT_WRITE_FIELDS = [
+    # Who the person is as this employer supplied it (docs/decisions/0011), then the job.
+    *WORKER_WRITE_FIELDS,
     "staff_reference",
     "email",
     "mobile",

@@ -7,7 +7,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
@@ -16,7 +16,7 @@ from django.views.decorators.cache import never_cache
 
 from portal.audit import client_ip
 from portal.roles import Role, is_administrator
-from workers import selectors, services
+from workers import identity, selectors, services
 from workers.forms import (
     AnswerForm,
     BulkForm,
@@ -43,25 +43,56 @@ def _forbidden(request):
 
 @login_required
 def worker_list(request):
-    workers = Worker.objects.visible_to(request.user)
     query = request.GET.get("q", "").strip()
-    if query:
-        workers = workers.filter(last_name__icontains=query)
-    page = Paginator(workers, 50).get_page(request.GET.get("page"))
+    page = Paginator(selectors.workers_named(request.user, query), 50).get_page(
+        request.GET.get("page")
+    )
+    page.object_list = selectors.attach_shown_records(
+        request.user, page.object_list, worker_id="pk"
+    )
     return render(request, "workers/worker_list.html", {"page": page, "query": query})
 
 
 @login_required
 def worker_detail(request, pk: int):
     worker = get_object_or_404(Worker.objects.visible_to(request.user), pk=pk)
-    employments = (
+    employments = list(
         Employment.objects.visible_to(request.user)
         .filter(worker=worker)
         .select_related("employer", "current_decision")
         .prefetch_related("eligibility_decisions__decided_by")
+        .order_by("pk")
     )
+    review = identity.identity_review(user=request.user, worker=worker)
+    error = None
+    if request.method == "POST":
+        chosen = next(
+            (e for e in employments if str(e.pk) == request.POST.get("employment", "")), None
+        )
+        if chosen is None:
+            raise Http404("Not one of this worker's records you can see")
+        try:
+            identity.settle_identity(user=request.user, employment=chosen, request=request)
+        except PermissionDenied:
+            return _forbidden(request)
+        except ValidationError as exc:
+            error = exc.messages[0]
+        else:
+            messages.success(
+                request,
+                f"The record used for invitations now has the details {chosen.employer.name} gave.",
+            )
+            return redirect("workers:detail", pk=worker.pk)
     return render(
-        request, "workers/worker_detail.html", {"worker": worker, "employments": employments}
+        request,
+        "workers/worker_detail.html",
+        {
+            "worker": worker,
+            "shown": employments[0] if employments else None,
+            "employments": employments,
+            "review": review,
+            "error": error,
+        },
     )
 
 
@@ -274,7 +305,9 @@ def employment_review(request, pk: int):
                         seen_decision_id=decide_form.cleaned_data["seen_decision"],
                         request=request,
                     )
-                    messages.success(request, f"You recorded a decision for {employment.worker}.")
+                    messages.success(
+                        request, f"You recorded a decision for {employment.full_name}."
+                    )
                     return redirect("workers:employment", pk=employment.pk)
             elif which == "reverse":
                 reverse_form = ReverseForm(request.POST)
@@ -286,7 +319,9 @@ def employment_review(request, pk: int):
                         seen_decision_id=reverse_form.cleaned_data["seen_decision"],
                         request=request,
                     )
-                    messages.success(request, f"You reversed the decision for {employment.worker}.")
+                    messages.success(
+                        request, f"You reversed the decision for {employment.full_name}."
+                    )
                     return redirect("workers:employment", pk=employment.pk)
             elif which == "ask":
                 question_form = QuestionForm(request.POST)
@@ -317,6 +352,10 @@ def employment_review(request, pk: int):
             "history": selectors.decision_history(employment),
             "conversation": selectors.conversation(employment),
             "reviewer": reviewer,
+            # A lead is told the employers' records of this person disagree (the worker's
+            # page shows what they may see of it); an employer never is.
+            "identity_differs": reviewer
+            and bool(identity.differing_fields(employment, employment.worker)),
             "decide_form": decide_form,
             "reverse_form": reverse_form,
             "question_form": question_form,
@@ -371,7 +410,8 @@ def question_answer(request, pk: int):
             error = str(exc)
         else:
             messages.success(
-                request, f"You answered the question about {employment.worker}. We told the lead."
+                request,
+                f"You answered the question about {employment.full_name}. We told the lead.",
             )
             return redirect("workers:questions")
     return render(

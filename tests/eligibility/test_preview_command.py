@@ -145,9 +145,13 @@ def test_rows_with_errors_are_listed_and_not_assessed(tmp_path, postgres, employ
     assert "row 6, NHS number: Row 2 has the same NHS number" in err
 
 
-def test_with_an_employer_rows_are_matched_to_people_already_held(tmp_path, postgres, employer):
-    """The same identity check as the upload: a person another employer holds with another
-    date of birth is an error, not a guess."""
+def test_another_employers_record_of_a_person_changes_nothing_in_the_preview(
+    tmp_path, postgres, employer
+):
+    """The same answer as the upload's check: a person another employer holds with another
+    date of birth is neither an error nor a hint (docs/decisions/0011)."""
+    path = write(tmp_path, csv_bytes([person(1, date_of_birth="04/04/1981"), person(2)]))
+    before = run(path, "--employer", employer.pk)
     held = person(1)
     EmploymentFactory(
         employer=EmployerFactory(),
@@ -155,13 +159,9 @@ def test_with_an_employer_rows_are_matched_to_people_already_held(tmp_path, post
         worker__last_name=held["last_name"],
         worker__nhs_number=held["nhs_number"],
     )
-    path = write(tmp_path, csv_bytes([person(1, date_of_birth="04/04/1981"), person(2)]))
-    code, out, err = run(path, "--employer", employer.pk)
-    assert code == 1
-    assert len(parsed(out)) == 2
-    assert "row 2, Date of birth: These details do not match" in err
-    # Without an employer there is no one to match against: the row is assessed.
-    assert run(path)[0] == 0
+    after = run(path, "--employer", employer.pk)
+    assert after == before
+    assert after[0] == 0 and len(parsed(after[1])) == 3  # a header and two rows
 
 
 @pytest.mark.parametrize(
@@ -257,7 +257,12 @@ def test_the_preview_says_what_importing_and_assessing_the_file_decides(
 ):
     """The preview and the real assessment are one evaluator: import the file, assess the
     staff, and every employment gets the outcome and reasons the preview printed."""
-    for chosen in (employer, pending_employer):
+    # An organisation awaiting approval has nothing imported or assessed until it is
+    # approved (docs/decisions/0011); then its staff are assessed as the approved's are.
+    waiting = commit_staff_upload(user=None, upload=check(pending_employer, csv_bytes(STAFF)))
+    assert waiting.status == "waiting"
+    assert not Employment.objects.filter(employer=pending_employer).exists()
+    for chosen in (employer,):
         path = write(tmp_path, csv_bytes(STAFF))
         code, out, _ = run(path, "--employer", chosen.pk)
         assert code == 0

@@ -73,7 +73,9 @@ def test_the_link_shows_the_site_the_alternative_and_the_expiry(released, client
 
     assert response.status_code == 200
     page = response.text
-    assert f"Hello {released.worker.first_name}" in page
+    # Nothing about the person to whoever holds the link: no name, employer or distance.
+    assert released.worker.first_name not in page
+    assert released.employment.employer.name not in page and " km" not in page
     assert "St Thomas&#x27; Hospital hub" in page and "Westminster Bridge Road" in page
     assert "Guy&#x27;s vaccination centre" in page
     assert timezone.localtime(released.expires_at).strftime("%-d %B %Y") in page
