@@ -31,6 +31,7 @@ from employers.eligibility_preview import (
 )
 from employers.forms import EligibilityPreviewForm
 from employers.models import Employer
+from employers.services import UPLOAD_LIMIT_MESSAGE, staff_file_allowed
 from employers.staff_files import UnreadableFile
 from portal.exports import csv_response
 from workers.models import RuleSet
@@ -149,6 +150,19 @@ def eligibility_preview(request):
         employers=_employer_choices(request.user, employer),
         max_rows=PAGE_MAX_ROWS,
     )
+    organisation = (
+        f"employer:{employer.pk}" if employer else f"authority:{request.user.local_authority_id}"
+    )
+    if request.method == "POST" and not staff_file_allowed(
+        user=request.user, organisation=organisation
+    ):
+        form.add_error(None, UPLOAD_LIMIT_MESSAGE)
+        return render(
+            request,
+            "employers/eligibility_preview.html",
+            {"form": form, "max_rows_text": f"{PAGE_MAX_ROWS:,}"},
+            status=429,
+        )
     if request.method == "POST" and form.is_valid():
         uploaded = form.cleaned_data["file"]
         rule_set = form.cleaned_data["rule_set"]

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from employers.imports import release_waiting_uploads
 from employers.models import Employer, EmployerMembership
-from portal import audit
+from portal import audit, rate_limits
 from portal.models import LocalAuthority, User
 from portal.roles import Role, is_administrator
 from workers.models import Employment
@@ -266,3 +266,21 @@ def mark_employment_left(*, user: User, employment: Employment, request=None) ->
         request=request,
     )
     return locked
+
+
+UPLOAD_LIMIT_MESSAGE = (
+    "You have checked a lot of staff list files in the last hour. Wait an hour, then try "
+    "again. If you need to check more, contact your local authority."
+)
+
+
+def staff_file_allowed(*, user: User, organisation: str) -> bool:
+    """Count one staff list file checked by ``user`` for ``organisation`` (e.g.
+    ``employer:12``); False once either is over its hourly limit (docs/decisions/0011)."""
+    return not rate_limits.exceeded(
+        [
+            (f"staff-file:user:{user.pk}", settings.UPLOAD_LIMIT_PER_ACCOUNT),
+            (f"staff-file:{organisation}", settings.UPLOAD_LIMIT_PER_ORGANISATION),
+        ],
+        window_seconds=3600,
+    )

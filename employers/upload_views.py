@@ -11,6 +11,7 @@ from django.views.decorators.http import require_POST
 from employers.forms import StaffListFileField
 from employers.imports import create_upload, request_import
 from employers.models import Employer, StaffUpload, StaffUploadError
+from employers.services import UPLOAD_LIMIT_MESSAGE, staff_file_allowed
 from employers.staff_files import UnreadableFile
 from employers.upload_report import errors_csv_response
 from portal.roles import Role, is_administrator
@@ -63,6 +64,16 @@ def upload_list(request, employer_pk: int):
 def upload_new(request, employer_pk: int):
     employer = _employer_for_upload(request, employer_pk)
     form = StaffUploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and not staff_file_allowed(
+        user=request.user, organisation=f"employer:{employer.pk}"
+    ):
+        form.add_error(None, UPLOAD_LIMIT_MESSAGE)
+        return render(
+            request,
+            "employers/upload_new.html",
+            {"employer": employer, "form": form},
+            status=429,
+        )
     if request.method == "POST" and form.is_valid():
         uploaded = form.cleaned_data["file"]
         try:

@@ -226,6 +226,10 @@ ACCOUNT_DEFAULT_HTTP_PROTOCOL = "http" if DEBUG else "https"
 # Our own lock-out (portal.accounts) counts failures per account; allauth's limits stay as
 # a second, per-address guard.
 ACCOUNT_RATE_LIMITS = {"login_failed": "20/m/ip"}
+# Staff list files checked (uploads, and leads' eligibility previews) per hour: by one account,
+# and for one organisation (an employer, or a lead's authority). 0 means no limit.
+UPLOAD_LIMIT_PER_ACCOUNT = env.int("UPLOAD_LIMIT_PER_ACCOUNT", default=30)
+UPLOAD_LIMIT_PER_ORGANISATION = env.int("UPLOAD_LIMIT_PER_ORGANISATION", default=60)
 LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
 LOGIN_LOCKOUT = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
