@@ -1,14 +1,17 @@
 """Who saw or exported personal data: every page and file that shows workers' details writes
-one audit event when it is served, naming the user, the page and the record it showed.
+one audit event when it is served, naming the user, the page and the record it showed, and is
+sent with ``Cache-Control: no-store`` so that no browser or proxy keeps a copy.
 
-The list below is the one place that says which pages those are; a test fails when a view
-that reads workers' personal data is missing from it, or when a name here no longer exists.
+The lists below are the one place that says which pages those are; a test fails when a view
+that reads workers' personal data is missing from them, or when a name here no longer exists.
 Changes, approvals and decisions have audit events of their own, written by the services.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from django.utils.cache import add_never_cache_headers
 
 from portal import audit
 
@@ -90,9 +93,17 @@ NO_PERSONAL_DATA: dict[str, str] = {
     "bookings:campaign_release": "counts; releasing is audited",
     "bookings:campaign_stop": "a campaign; stopping is audited",
     "notify_delivery_receipt": "Notify's callback, not a person",
-    "api-docs": "the API's description",
+    "api-docs": "the API's description: endpoints and fields, no records; public on purpose",
+}
+
+# Pages that show a worker their own details. Not stored either, but audited by the view
+# itself (bookings.invitations.check_link), so not by the middleware below.
+OWN_PERSONAL_DATA: dict[str, str] = {
     "invitation_link": "the worker's own invitation; opening it is audited",
 }
+
+# Every answer of the API is records from the caller's scope, so none is stored.
+API_PREFIX = "/api/v1/"
 
 # Admin pages of these models show workers' personal data (``app_model`` as admin names them).
 PERSONAL_DATA_MODELS = frozenset(
@@ -122,9 +133,16 @@ def access_for(view_name: str) -> Access | None:
     return None
 
 
+def shows_personal_data(view_name: str) -> bool:
+    """Whether the view called ``view_name`` shows personal data, to anyone."""
+    return access_for(view_name) is not None or view_name in OWN_PERSONAL_DATA
+
+
 class PersonalDataAccessMiddleware:
-    """Record each page or file of personal data served to a signed-in user (2xx only: a
-    refusal or a 404 for someone else's record showed nothing)."""
+    """Keep every page, file and API answer of personal data out of browser and proxy caches
+    (whatever its status: a form with errors shows the record too), and record each one
+    served to a signed-in user (2xx only: a refusal or a 404 for someone else's record
+    showed nothing)."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -132,6 +150,10 @@ class PersonalDataAccessMiddleware:
     def __call__(self, request):
         response = self.get_response(request)
         match = getattr(request, "resolver_match", None)
+        if request.path_info.startswith(API_PREFIX) or (
+            match is not None and shows_personal_data(match.view_name)
+        ):
+            add_never_cache_headers(response)
         user = getattr(request, "user", None)
         if (
             match is None

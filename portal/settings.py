@@ -406,6 +406,9 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Read access to Carevax data, scoped to the caller's role.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Public on purpose (the footer links to it): it names endpoints and fields, no records,
+    # and integrators read it before they have a token. The API itself needs sign-in.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
 }
 
 LOGGING = {

@@ -1,18 +1,27 @@
 """Who saw, exported or changed what: every page of workers' personal data writes an audit
-event naming the user and the record when it is served (and nothing when it is refused), and
-every addition, change and deletion made in admin is audited, whichever app's model it is."""
+event naming the user and the record when it is served (and nothing when it is refused) and
+is sent with ``Cache-Control: no-store``, and every addition, change and deletion made in
+admin is audited, whichever app's model it is."""
 
 import pytest
+from django.apps import apps
 from django.contrib import admin
 from django.contrib.auth.models import Group
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from employers.models import Employer
-from portal.access_audit import NO_PERSONAL_DATA, PERSONAL_DATA_VIEWS
+from portal.access_audit import (
+    NO_PERSONAL_DATA,
+    OWN_PERSONAL_DATA,
+    PERSONAL_DATA_MODELS,
+    PERSONAL_DATA_VIEWS,
+    access_for,
+    shows_personal_data,
+)
 from portal.admin_site import AuditedActions
 from portal.models import AuditEvent
 from portal.roles import Role
-from tests.factories import EmployerFactory, EmploymentFactory, make_user
+from tests.factories import EmployerFactory, EmploymentFactory, build_tenant, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -33,11 +42,50 @@ def portal_view_names(patterns=None, namespace: str = "") -> set[str]:
 
 def test_every_page_is_classed_as_showing_personal_data_or_not():
     names = portal_view_names()
-    unclassed = names - set(PERSONAL_DATA_VIEWS) - set(NO_PERSONAL_DATA)
+    lists = [set(PERSONAL_DATA_VIEWS), set(OWN_PERSONAL_DATA), set(NO_PERSONAL_DATA)]
+    unclassed = names - set().union(*lists)
     assert not unclassed, f"Add these pages to portal/access_audit.py: {sorted(unclassed)}"
-    assert not set(PERSONAL_DATA_VIEWS) & set(NO_PERSONAL_DATA)
-    stale = (set(PERSONAL_DATA_VIEWS) | set(NO_PERSONAL_DATA)) - names
+    assert sum(map(len, lists)) == len(set().union(*lists)), "a page is in two lists"
+    stale = set().union(*lists) - names
     assert not stale, f"No such pages: {sorted(stale)}"
+
+
+PERSONAL_DATA_PAGES = sorted(
+    [name for name in portal_view_names() if shows_personal_data(name)]
+    + [f"admin:{model}_changelist" for model in PERSONAL_DATA_MODELS]
+)
+# Pages that a GET with a tenant's records does not open: they answer this, no-store too.
+NOT_OPENED = {
+    "employers:eligibility_preview_results": 405,  # the results are posted back
+    "employers:eligibility_preview_csv": 405,
+    "invitation_link": 404,  # a token is only ever in a message (tests/invitations)
+}
+
+
+def page_url(view_name: str) -> str:
+    """The page with a record of the kind it shows (the tenant's first)."""
+    access = access_for(view_name)
+    if view_name == "invitation_link":
+        return reverse(view_name, args=["an-unknown-token"])
+    if view_name == "workers:letters":
+        return reverse(view_name) + f"?employer={Employer.objects.order_by('pk')[0].pk}"
+    if not access.object_argument or view_name.endswith("_changelist"):
+        return reverse(view_name)
+    shown = apps.get_model(access.object_type)._base_manager.order_by("pk").first()
+    return reverse(view_name, kwargs={access.object_argument: shown.pk})
+
+
+@pytest.mark.parametrize("view_name", PERSONAL_DATA_PAGES)
+def test_no_page_of_personal_data_is_kept_by_browsers_or_proxies(client, view_name, postgres):
+    tenant = build_tenant("E09000033", "Westminster")
+    url = page_url(view_name)
+    for user in [make_user(Role.ADMINISTRATOR), *tenant.users.values()]:
+        client.force_login(user)
+        response = client.get(url)
+        if response.status_code not in (403, 404):  # a page of one role, or of one scope
+            break
+    assert response.status_code == NOT_OPENED.get(view_name, 200)
+    assert "no-store" in response["Cache-Control"]
 
 
 @pytest.fixture

@@ -109,6 +109,13 @@ def outcome_counts(queryset: QuerySet) -> dict[str, int]:
     )
 
 
+def employer_is_visible(user, employer_id: int) -> bool:
+    """Whether ``employer_id`` names an employer the user may see (a filter naming any other
+    is refused, as an out-of-scope object is)."""
+    employer_model = apps.get_model("employers", "Employer")
+    return employer_model.objects.visible_to(user).filter(pk=employer_id).exists()
+
+
 def employer_choices(user, *, only: int | None = None) -> list[tuple[int, str]]:
     """Every employer with current staff the user may review, by name: the queue's employer
     filter. Read from the employers the user may see (one index probe each for current

@@ -441,6 +441,9 @@ def letters(request):
         raise Http404("Not a worker or employer") from exc
     if employment_id is None and employer_id is None:
         raise Http404("Choose a worker or an employer")
+    if employer_id is not None and not selectors.employer_is_visible(request.user, employer_id):
+        # Not an empty page of letters: an employer out of scope is not found (0001-tenancy).
+        raise Http404("No such employer")
     approved = selectors.approved_letters(request.user, employer_id=employer_id)
     if employment_id is not None:
         approved = approved.filter(pk=employment_id)

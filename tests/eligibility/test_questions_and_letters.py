@@ -190,6 +190,28 @@ def test_letters_are_only_for_approved_workers_in_scope(
     assert client.get(url, {"employment": elsewhere.pk}).status_code == 404
 
 
+def test_letters_for_an_employer_out_of_scope_missing_or_mistyped_are_404(
+    client, employer, employer_user, approved, postgres
+):
+    client.force_login(employer_user)
+    url = reverse("workers:letters")
+    elsewhere = EmployerFactory()
+    for query in (
+        {"employer": elsewhere.pk},
+        {"employer": 10**12},
+        {"employer": 10**30},
+        {"employer": "x"},
+        {"employer": ""},
+        {"employment": "x"},
+        {"employment": 10**30},
+        {"employer": elsewhere.pk, "employment": approved.pk},
+        {},
+    ):
+        assert client.get(url, query).status_code == 404, query
+    both = client.get(url, {"employer": employer.pk, "employment": approved.pk})
+    assert both.status_code == 200
+
+
 def test_code_checks_are_rate_limited_per_address(client, postgres):
     from django.core.cache import cache
 

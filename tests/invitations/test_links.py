@@ -86,6 +86,13 @@ def test_the_link_shows_the_site_the_alternative_and_the_expiry(released, client
     assert AuditEvent.objects.filter(verb="invitation_link_opened").count() == 1
 
 
+def test_no_browser_or_proxy_keeps_the_link_page(released, client, postgres):
+    _, token = send(released)
+    response = open_link(client, token)
+    assert response.status_code == 200
+    assert "no-store" in response["Cache-Control"]
+
+
 def test_a_resend_replaces_the_old_link(released, lead, client, postgres):
     _, old_token = send(released)
 

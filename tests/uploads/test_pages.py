@@ -90,6 +90,7 @@ def test_errors_are_listed_under_the_summary_and_downloadable(
     second = client.get(reverse("employers:upload_detail", args=[upload.pk]) + "?page=2")
     assert b'id="count-errors">125<' in second.content
     download = client.get(reverse("employers:upload_errors_csv", args=[upload.pk]))
+    assert "no-store" in download["Cache-Control"]
     lines = b"".join(download.streaming_content).decode().splitlines()
     assert len(lines) == 126
     assert lines[1].startswith("3,Date of birth,31/02/1980,")
