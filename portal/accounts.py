@@ -20,6 +20,7 @@ from rest_framework import exceptions
 from rest_framework.authentication import TokenAuthentication
 
 from portal import audit
+from portal.client_address import client_ip
 from portal.models import User
 
 WRONG_SIGN_IN_DETAILS = "Your email address or password is wrong. Check them and try again."
@@ -116,6 +117,11 @@ class AccountAdapter(DefaultAccountAdapter):
                 request=request,
             )
             raise forms.ValidationError(locked_message(user.locked_until))
+
+    def get_client_ip(self, request) -> str:
+        # allauth's per-address limits count the same address as ours; "unknown" (no hop is
+        # an address) shares one limit instead of refusing every sign-in.
+        return client_ip(request) or "unknown"
 
     def is_open_for_signup(self, request) -> bool:
         # Anyone may sign up as a care employer; other roles arrive by invitation.

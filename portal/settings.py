@@ -200,6 +200,13 @@ if not DEBUG:
     # /healthz is probed over plain HTTP inside the cluster.
     SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 
+# How many proxies of ours stand in front of web, each appending the address it saw to
+# X-Forwarded-For (1 behind the TLS proxy the README asks for). 0 believes no header and
+# takes the connection's address. Rate limits and the audit trail use it (portal.client_address).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+if TRUSTED_PROXY_COUNT < 0:
+    raise ImproperlyConfigured("TRUSTED_PROXY_COUNT must be 0 or more.")
+
 # --- Accounts (django-allauth) ------------------------------------------------------------
 SITE_NAME = "Carevax"
 SERVICE_NAME = "Book a COVID-19 vaccination for social care staff"
@@ -223,6 +230,9 @@ ACCOUNT_PREVENT_ENUMERATION = True
 ACCOUNT_SESSION_REMEMBER = False
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "Carevax: "
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = "http" if DEBUG else "https"
+# allauth reads the client address through AccountAdapter.get_client_ip (our client_ip);
+# its own setting says the same for any allauth code that reads the header itself.
+ALLAUTH_TRUSTED_PROXY_COUNT = TRUSTED_PROXY_COUNT
 # Our own lock-out (portal.accounts) counts failures per account; allauth's limits stay as
 # a second, per-address guard.
 ACCOUNT_RATE_LIMITS = {"login_failed": "20/m/ip"}

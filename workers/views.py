@@ -14,7 +14,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
 
-from portal.audit import client_ip
+from portal.client_address import rate_limit_key
 from portal.roles import Role, is_administrator
 from workers import selectors, services
 from workers.forms import (
@@ -417,7 +417,7 @@ def letters(request):
 
 
 def _rate_limited(request) -> bool:
-    key = f"workers.verify:{client_ip(request) or 'unknown'}"
+    key = f"workers.verify:{rate_limit_key(request)}"
     cache.add(key, 0, timeout=VERIFY_WINDOW)
     try:
         count = cache.incr(key)
