@@ -233,11 +233,17 @@ ACCOUNT_DEFAULT_HTTP_PROTOCOL = "http" if DEBUG else "https"
 # allauth reads the client address through AccountAdapter.get_client_ip (our client_ip);
 # its own setting says the same for any allauth code that reads the header itself.
 ALLAUTH_TRUSTED_PROXY_COUNT = TRUSTED_PROXY_COUNT
-# Our own lock-out (portal.accounts) counts failures per account; allauth's limits stay as
-# a second, per-address guard.
+# Our throttle (portal.throttle) slows wrong passwords per email and address;
+# allauth's per-address limit stays as a second guard. Its default per-email limit is left
+# out on purpose: anyone could use it to lock the owner out.
 ACCOUNT_RATE_LIMITS = {"login_failed": "20/m/ip"}
+# Wrong passwords one address may try for one email before it waits between tries: 1 second,
+# then twice as long after each further failure, at most LOGIN_THROTTLE_MAX_MINUTES.
 LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
-LOGIN_LOCKOUT = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
+LOGIN_THROTTLE_MAX = timedelta(minutes=env.int("LOGIN_THROTTLE_MAX_MINUTES", default=15))
+# Failures for one email from all addresses in a day after which every address that has
+# failed for it waits the longest wait; an address with no failures still gets its try.
+LOGIN_ACCOUNT_FAILURE_LIMIT = env.int("LOGIN_ACCOUNT_FAILURE_LIMIT", default=100)
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "Carevax"
 MFA_ADAPTER = "portal.accounts.MFAAdapter"
