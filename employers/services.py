@@ -14,9 +14,10 @@ from django.utils import timezone
 
 from employers.imports import release_waiting_uploads
 from employers.models import Employer, EmployerMembership
-from portal import audit, rate_limits
+from portal import audit
 from portal.models import LocalAuthority, User
 from portal.roles import Role, is_administrator
+from portal.throttle import count_attempt
 from workers.models import Employment
 from workers.services import assess_employments
 
@@ -277,10 +278,15 @@ UPLOAD_LIMIT_MESSAGE = (
 def staff_file_allowed(*, user: User, organisation: str) -> bool:
     """Count one staff list file checked by ``user`` for ``organisation`` (e.g.
     ``employer:12``); False once either is over its hourly limit (docs/decisions/0011)."""
-    return not rate_limits.exceeded(
-        [
-            (f"staff-file:user:{user.pk}", settings.UPLOAD_LIMIT_PER_ACCOUNT),
-            (f"staff-file:{organisation}", settings.UPLOAD_LIMIT_PER_ORGANISATION),
-        ],
-        window_seconds=3600,
-    )
+    # Both are counted, refused attempts too, so hammering keeps the window full.
+    counts = [
+        (
+            count_attempt(f"staff-file:user:{user.pk}", window=3600),
+            settings.UPLOAD_LIMIT_PER_ACCOUNT,
+        ),
+        (
+            count_attempt(f"staff-file:{organisation}", window=3600),
+            settings.UPLOAD_LIMIT_PER_ORGANISATION,
+        ),
+    ]
+    return not any(limit and count > limit for count, limit in counts)

@@ -1,10 +1,9 @@
-"""Sign-in rules on top of django-allauth: per-account lock-out after repeated failures, one
-generic message for a wrong email or password, plain-English forms, no way to turn off MFA
-for the roles that need it, and API tokens refused until MFA is set up."""
+"""Sign-in rules on top of django-allauth: repeated failures slowed per email and address (never
+a lock-out anyone could cause), one generic message for a wrong, unknown or throttled sign-in,
+plain-English forms, no way to turn off MFA for the roles that need it, and API tokens refused
+until MFA is set up."""
 
 from __future__ import annotations
-
-from datetime import datetime
 
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.account.forms import LoginForm, ResetPasswordForm, SignupForm
@@ -14,63 +13,31 @@ from allauth.mfa.models import Authenticator
 from allauth.mfa.totp.forms import ActivateTOTPForm
 from django import forms
 from django.conf import settings
-from django.db import transaction
-from django.utils import timezone
 from rest_framework import exceptions
 from rest_framework.authentication import TokenAuthentication
 
-from portal import audit
+from portal import audit, throttle
+from portal.client_address import client_ip
 from portal.models import User
 
 WRONG_SIGN_IN_DETAILS = "Your email address or password is wrong. Check them and try again."
 
 
-def lockout_minutes() -> int:
-    return int(settings.LOGIN_LOCKOUT.total_seconds() // 60)
+def credentials_email(credentials: dict) -> str:
+    """The email a sign-in attempt named, as the throttle and the audit key it."""
+    return (credentials.get("email") or credentials.get("username") or "").strip().lower()
 
 
-def locked_message(locked_until: datetime) -> str:
-    remaining = max(1, -(-int((locked_until - timezone.now()).total_seconds()) // 60))
-    local_time = timezone.localtime(locked_until)
-    return (
-        f"This account is locked for {lockout_minutes()} minutes after "
-        f"{settings.LOGIN_FAILURE_LIMIT} failed attempts to sign in. "
-        f"Try again after {local_time:%H:%M} (in {remaining} "
-        f"minute{'s' if remaining != 1 else ''}), or reset your password."
+def record_refused_sign_in(*, verb: str, email: str, request, **details) -> None:
+    """Audit a refused sign-in against the account its email names, when there is one."""
+    user = User.objects.filter(email__iexact=email).only("pk").first() if email else None
+    audit.record(
+        verb=verb,
+        object_type="portal.user" if user else "",
+        object_id=user.pk if user else "",
+        details={"email": email[:254], "known_account": user is not None, **details},
+        request=request,
     )
-
-
-def note_failed_sign_in(user: User) -> bool:
-    """Count one failed sign-in; lock the account when the limit is reached.
-
-    Returns True when this failure locked the account. The row is locked while counting so
-    parallel attempts cannot slip past the limit; an expired lock starts a fresh count.
-    """
-    with transaction.atomic():
-        row = (
-            User.objects.select_for_update()
-            .only("failed_login_count", "locked_until")
-            .get(pk=user.pk)
-        )
-        now = timezone.now()
-        count = row.failed_login_count
-        if row.locked_until is not None and row.locked_until <= now:
-            count = 0
-        count += 1
-        locked_until = None
-        if count >= settings.LOGIN_FAILURE_LIMIT:
-            locked_until = now + settings.LOGIN_LOCKOUT
-        # update() rather than save(): no role-change signal work for a counter.
-        User.objects.filter(pk=user.pk).update(failed_login_count=count, locked_until=locked_until)
-    user.failed_login_count, user.locked_until = count, locked_until
-    return locked_until is not None
-
-
-def clear_failed_sign_ins(user: User) -> None:
-    if user.failed_login_count or user.locked_until:
-        User.objects.filter(pk=user.pk).update(failed_login_count=0, locked_until=None)
-        user.failed_login_count = 0
-        user.locked_until = None
 
 
 def mfa_required_for(user) -> bool:
@@ -103,19 +70,22 @@ class AccountAdapter(DefaultAccountAdapter):
     }
 
     def pre_authenticate(self, request, **credentials):
+        """Refuse, before the password is checked, an attempt from an address that must wait.
+
+        The refusal reads exactly like a wrong password (same message, same status), for a
+        known email and an unknown one alike, so it tells a guesser nothing.
+        """
         super().pre_authenticate(request, **credentials)
-        email = (credentials.get("email") or credentials.get("username") or "").strip()
-        if not email:
+        email = credentials_email(credentials)
+        if not email or throttle.sign_in_may_proceed(email=email, request=request):
             return
-        user = User.objects.filter(email__iexact=email).only("locked_until").first()
-        if user is not None and user.is_locked:
-            audit.record(
-                verb="sign_in_refused_locked",
-                target=user,
-                details={"locked_until": user.locked_until.isoformat()},
-                request=request,
-            )
-            raise forms.ValidationError(locked_message(user.locked_until))
+        record_refused_sign_in(verb="sign_in_throttled", email=email, request=request)
+        raise self.validation_error("email_password_mismatch")
+
+    def get_client_ip(self, request) -> str:
+        # allauth's per-address limits count the same address as ours; "unknown" (no hop is
+        # an address) shares one limit instead of refusing every sign-in.
+        return client_ip(request) or "unknown"
 
     def is_open_for_signup(self, request) -> bool:
         # Anyone may sign up as a care employer; other roles arrive by invitation.

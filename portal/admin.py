@@ -73,15 +73,12 @@ class UserAdmin(BaseUserAdmin):
     list_display = ["email", "full_name", "role", "local_authority", "region_code", "is_active"]
     list_filter = ["role", "is_active", "is_staff"]
     search_fields = ["email", "full_name"]
-    readonly_fields = ["last_login", "date_joined", "failed_login_count", "locked_until"]
+    readonly_fields = ["last_login", "date_joined"]
     fieldsets = [
         (None, {"fields": ["email", "password", "full_name"]}),
         ("Role and scope", {"fields": ["role", "local_authority", "region_code"]}),
         ("Permissions", {"fields": ["is_active", "is_staff", "is_superuser"]}),
-        (
-            "Sign-in",
-            {"fields": ["last_login", "date_joined", "failed_login_count", "locked_until"]},
-        ),
+        ("Sign-in", {"fields": ["last_login", "date_joined"]}),
     ]
     add_fieldsets = [
         (

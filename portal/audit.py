@@ -14,6 +14,7 @@ from typing import Any
 
 from django.db import models
 
+from portal.client_address import client_ip
 from portal.models import AuditEvent
 
 _current_request: ContextVar[Any] = ContextVar("carevax_audit_request", default=None)
@@ -42,16 +43,6 @@ def acting_as(actor) -> Iterator[None]:
 
 def current_request():
     return _current_request.get()
-
-
-def client_ip(request) -> str | None:
-    """The caller's address; behind the production proxy the first X-Forwarded-For hop."""
-    if request is None:
-        return None
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-    if forwarded:
-        return forwarded.split(",")[0].strip() or None
-    return request.META.get("REMOTE_ADDR") or None
 
 
 def _signed_in_user(request):

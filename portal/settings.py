@@ -200,6 +200,13 @@ if not DEBUG:
     # /healthz is probed over plain HTTP inside the cluster.
     SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 
+# How many proxies of ours stand in front of web, each appending the address it saw to
+# X-Forwarded-For (1 behind the TLS proxy the README asks for). 0 believes no header and
+# takes the connection's address. Rate limits and the audit trail use it (portal.client_address).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+if TRUSTED_PROXY_COUNT < 0:
+    raise ImproperlyConfigured("TRUSTED_PROXY_COUNT must be 0 or more.")
+
 # --- Accounts (django-allauth) ------------------------------------------------------------
 SITE_NAME = "Carevax"
 SERVICE_NAME = "Book a COVID-19 vaccination for social care staff"
@@ -223,15 +230,24 @@ ACCOUNT_PREVENT_ENUMERATION = True
 ACCOUNT_SESSION_REMEMBER = False
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "Carevax: "
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = "http" if DEBUG else "https"
-# Our own lock-out (portal.accounts) counts failures per account; allauth's limits stay as
-# a second, per-address guard.
+# allauth reads the client address through AccountAdapter.get_client_ip (our client_ip);
+# its own setting says the same for any allauth code that reads the header itself.
+ALLAUTH_TRUSTED_PROXY_COUNT = TRUSTED_PROXY_COUNT
+# Our throttle (portal.throttle) slows wrong passwords per email and address;
+# allauth's per-address limit stays as a second guard. Its default per-email limit is left
+# out on purpose: anyone could use it to lock the owner out.
 ACCOUNT_RATE_LIMITS = {"login_failed": "20/m/ip"}
 # Staff list files checked (uploads, and leads' eligibility previews) per hour: by one account,
 # and for one organisation (an employer, or a lead's authority). 0 means no limit.
 UPLOAD_LIMIT_PER_ACCOUNT = env.int("UPLOAD_LIMIT_PER_ACCOUNT", default=30)
 UPLOAD_LIMIT_PER_ORGANISATION = env.int("UPLOAD_LIMIT_PER_ORGANISATION", default=60)
+# Wrong passwords one address may try for one email before it waits between tries: 1 second,
+# then twice as long after each further failure, at most LOGIN_THROTTLE_MAX_MINUTES.
 LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
-LOGIN_LOCKOUT = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
+LOGIN_THROTTLE_MAX = timedelta(minutes=env.int("LOGIN_THROTTLE_MAX_MINUTES", default=15))
+# Failures for one email from all addresses in a day after which every address that has
+# failed for it waits the longest wait; an address with no failures still gets its try.
+LOGIN_ACCOUNT_FAILURE_LIMIT = env.int("LOGIN_ACCOUNT_FAILURE_LIMIT", default=100)
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "Carevax"
 MFA_ADAPTER = "portal.accounts.MFAAdapter"

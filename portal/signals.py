@@ -1,6 +1,6 @@
-"""Audit receivers for sign-in, sign-out, failed sign-in and lock-out, MFA enrolment and
-removal, and role changes, and the signal that lets a domain app apply a colleague
-invitation's scope."""
+"""Audit receivers for sign-in, sign-out, failed sign-in (counted by the sign-in throttle),
+password reset, MFA enrolment and removal, and role changes, and the signal that lets a
+domain app apply a colleague invitation's scope."""
 
 from allauth.account.signals import password_reset
 from allauth.mfa.models import Authenticator
@@ -9,7 +9,7 @@ from django.contrib.auth.signals import user_logged_in, user_logged_out, user_lo
 from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import Signal, receiver
 
-from portal import audit
+from portal import audit, throttle
 from portal.models import User
 
 # Sent inside the acceptance transaction with ``user`` and ``invitation``.
@@ -18,9 +18,7 @@ colleague_joined = Signal()
 
 @receiver(user_logged_in)
 def _audit_sign_in(sender, request, user, **kwargs):
-    from portal.accounts import clear_failed_sign_ins
-
-    clear_failed_sign_ins(user)
+    throttle.clear_sign_in_failures(email=user.email, request=request)
     audit.record(verb="signed_in", actor=user, target=user, request=request)
 
 
@@ -32,46 +30,28 @@ def _audit_sign_out(sender, request, user, **kwargs):
 
 @receiver(user_login_failed)
 def _audit_failed_sign_in(sender, credentials, request=None, **kwargs):
-    from portal.accounts import note_failed_sign_in
+    from portal.accounts import credentials_email, record_refused_sign_in
 
-    email = (credentials.get("email") or credentials.get("username") or "").strip().lower()
-    user = User.objects.filter(email__iexact=email).first() if email else None
-    locked = note_failed_sign_in(user) if user is not None else False
-    audit.record(
+    email = credentials_email(credentials)
+    failures = throttle.note_sign_in_failure(email=email, request=request) if email else None
+    record_refused_sign_in(
         verb="sign_in_failed",
-        object_type="portal.user" if user else "",
-        object_id=user.pk if user else "",
-        details={
-            "email": email[:254],
-            "known_account": user is not None,
-            "failed_count": user.failed_login_count if user else None,
-        },
+        email=email,
         request=request,
+        failures_from_address=failures,
     )
-    if locked:
-        audit.record(
-            verb="account_locked",
-            target=user,
-            details={
-                "failed_count": user.failed_login_count,
-                "locked_until": user.locked_until.isoformat(),
-            },
-            request=request,
-        )
 
 
 @receiver(password_reset)
-def _unlock_after_password_reset(sender, request, user, **kwargs):
-    """Proving control of the email address by resetting the password lifts a lock-out."""
-    from portal.accounts import clear_failed_sign_ins
-
-    was_locked = user.is_locked
-    clear_failed_sign_ins(user)
+def _clear_failures_after_password_reset(sender, request, user, **kwargs):
+    """Proving control of the mailbox by resetting the password lets this address try again
+    at once."""
+    cleared = throttle.clear_sign_in_failures(email=user.email, request=request)
     audit.record(
         verb="password_reset",
         actor=user,
         target=user,
-        details={"unlocked": was_locked},
+        details={"failures_cleared": cleared},
         request=request,
     )
 

@@ -1,14 +1,18 @@
-"""Signing in and out through allauth's pages: the generic wrong-details message, lock-out
-after repeated failures, the pages' NHS.UK markup, and the page for a user with no role."""
+"""Signing in and out through allauth's pages: the generic wrong-details message, the
+throttle on repeated failures (which no stranger can turn into a lock-out), the pages' NHS.UK
+markup, and the page for a user with no role."""
 
+import re
+import time
 from datetime import timedelta
 
 import pytest
 from django.core import mail
+from django.test import RequestFactory
 from django.urls import reverse
-from django.utils import timezone
 
-from portal.models import AuditEvent, User
+from portal import throttle
+from portal.models import AuditEvent
 from portal.roles import Role
 from tests.factories import PASSWORD, EmployerFactory, UserFactory, make_user
 from tests.sign_in import sign_in
@@ -21,8 +25,26 @@ WRONG = "Your email address or password is wrong"
 WRONG_PASSWORD = "not the password"
 
 
-def attempt(client, email, password=WRONG_PASSWORD):
-    return client.post(reverse("account_login"), {"login": email, "password": password})
+OWNER_ADDRESS, GUESSER_ADDRESS = "198.51.100.10", "203.0.113.66"
+
+
+def attempt(client, email, password=WRONG_PASSWORD, address="127.0.0.1"):
+    return client.post(
+        reverse("account_login"), {"login": email, "password": password}, REMOTE_ADDR=address
+    )
+
+
+def fail_many_times(email, *, address, times):
+    """Failures counted as the sign-in page counts them, without a request (and a wait) each."""
+    request = RequestFactory().post("/", REMOTE_ADDR=address)
+    for _ in range(times):
+        throttle.note_sign_in_failure(email=email, request=request)
+
+
+def answer(response, email) -> tuple[int, str]:
+    """What a person sees: status and page, without the email they typed or the CSRF token."""
+    html = re.sub(r'name="csrfmiddlewaretoken" value="[^"]*"', "", response.content.decode())
+    return response.status_code, html.replace(email, "EMAIL")
 
 
 def test_sign_in_page_has_labels_and_no_placeholders(client):
@@ -45,8 +67,7 @@ def test_wrong_password_shows_error_summary_and_is_audited(client):
     event = AuditEvent.objects.get(verb="sign_in_failed")
     assert event.object_id == str(user.pk)
     assert event.details["known_account"] is True
-    user.refresh_from_db()
-    assert user.failed_login_count == 1
+    assert event.details["failures_from_address"] == 1
 
 
 def test_unknown_email_gets_the_same_message_and_is_audited(client):
@@ -59,56 +80,92 @@ def test_unknown_email_gets_the_same_message_and_is_audited(client):
     assert event.details == {
         "email": "nobody@example.org",
         "known_account": False,
-        "failed_count": None,
+        "failures_from_address": 1,
     }
 
 
-def test_five_failures_lock_the_account_even_for_the_right_password(client, settings):
+def test_repeated_failures_from_one_address_are_throttled(client, settings):
+    settings.LOGIN_THROTTLE_MAX = timedelta(seconds=2)
     user = make_user(Role.EMPLOYER, employer=EmployerFactory())
-    for _ in range(settings.LOGIN_FAILURE_LIMIT - 1):
-        assert WRONG in attempt(client, user.email).content.decode()
-    assert not AuditEvent.objects.filter(verb="account_locked").exists()
+    for _ in range(settings.LOGIN_FAILURE_LIMIT):
+        assert WRONG in attempt(client, user.email, address=GUESSER_ADDRESS).content.decode()
+    assert not AuditEvent.objects.filter(verb="sign_in_throttled").exists()
+    # More failures: this address now waits the longest wait (2 seconds here) between tries.
+    fail_many_times(user.email, address=GUESSER_ADDRESS, times=3)
 
-    fifth = attempt(client, user.email)
-    user.refresh_from_db()
-    assert user.is_locked
-    assert user.locked_until - timezone.now() > timedelta(minutes=14)
-    lock = AuditEvent.objects.get(verb="account_locked")
-    assert lock.object_id == str(user.pk)
-    assert lock.details["failed_count"] == 5
-    assert fifth.status_code == 200
-
-    right = attempt(client, user.email, PASSWORD)
-    html = right.content.decode()
+    # Inside the wait even the right password is not checked, and the answer does not say so.
+    right = attempt(client, user.email, PASSWORD, address=GUESSER_ADDRESS)
     assert right.status_code == 200
-    assert "This account is locked for 15 minutes" in html
-    assert "Try again after" in html
+    assert WRONG in right.content.decode()
     assert "_auth_user_id" not in client.session
-    assert AuditEvent.objects.filter(verb="sign_in_refused_locked").exists()
+    refused = AuditEvent.objects.get(verb="sign_in_throttled")
+    assert (refused.object_id, refused.ip_address) == (str(user.pk), GUESSER_ADDRESS)
+    assert AuditEvent.objects.filter(verb="sign_in_failed").count() == 5
+
+    time.sleep(2.1)
+    assert attempt(client, user.email, PASSWORD, address=GUESSER_ADDRESS).status_code == 302
 
 
-def test_lock_expires_and_a_success_resets_the_count(client):
+@pytest.mark.parametrize(
+    ("failures", "account_failures", "wait"),
+    [(4, 0, 0), (5, 0, 1), (6, 0, 2), (9, 0, 16), (30, 0, 900), (0, 100, 0), (1, 100, 900)],
+)
+def test_the_wait_doubles_up_to_the_longest(failures, account_failures, wait):
+    assert throttle.sign_in_wait(failures=failures, account_failures=account_failures) == wait
+
+
+def test_a_strangers_wrong_passwords_do_not_stop_the_owner(client, settings):
     user = make_user(Role.EMPLOYER, employer=EmployerFactory())
-    User.objects.filter(pk=user.pk).update(
-        failed_login_count=5, locked_until=timezone.now() - timedelta(seconds=1)
-    )
-    # One more failure after the lock ran out starts a fresh count, not a fresh lock.
-    attempt(client, user.email)
-    user.refresh_from_db()
-    assert (user.failed_login_count, user.locked_until) == (1, None)
-
-    response = sign_in(client, user)
+    for _ in range(settings.LOGIN_FAILURE_LIMIT + 5):
+        attempt(client, user.email, address=GUESSER_ADDRESS)
+    response = attempt(client, user.email, PASSWORD, address=OWNER_ADDRESS)
     assert response.status_code == 302
-    user.refresh_from_db()
-    assert user.failed_login_count == 0
-    assert AuditEvent.objects.filter(verb="signed_in", actor=user).exists()
+    assert client.session["_auth_user_id"] == str(user.pk)
 
 
-def test_password_reset_lifts_a_lock(client, django_capture_on_commit_callbacks):
+def test_many_guessing_addresses_slow_each_other_but_not_the_owner(client, settings):
+    settings.LOGIN_ACCOUNT_FAILURE_LIMIT = 3
     user = make_user(Role.EMPLOYER, employer=EmployerFactory())
-    User.objects.filter(pk=user.pk).update(
-        failed_login_count=5, locked_until=timezone.now() + timedelta(minutes=15)
+    for n in range(3):
+        attempt(client, user.email, address=f"203.0.113.{n}")
+    # Each guessing address had a single failure, far below LOGIN_FAILURE_LIMIT, yet now waits.
+    again = attempt(client, user.email, PASSWORD, address="203.0.113.0")
+    assert WRONG in again.content.decode()
+    assert AuditEvent.objects.filter(verb="sign_in_throttled").count() == 1
+    assert attempt(client, user.email, PASSWORD, address=OWNER_ADDRESS).status_code == 302
+
+
+def test_throttled_unknown_and_wrong_password_answers_are_identical(client):
+    user = make_user(Role.EMPLOYER, employer=EmployerFactory(), email="known@example.org")
+    wrong = answer(attempt(client, user.email), user.email)
+    unknown = answer(attempt(client, "nobody@example.org"), "nobody@example.org")
+    for email in (user.email, "nobody@example.org"):
+        fail_many_times(email, address=GUESSER_ADDRESS, times=20)
+    throttled = answer(attempt(client, user.email, PASSWORD, address=GUESSER_ADDRESS), user.email)
+    throttled_unknown = answer(
+        attempt(client, "nobody@example.org", address=GUESSER_ADDRESS), "nobody@example.org"
     )
+    assert AuditEvent.objects.filter(verb="sign_in_throttled").count() == 2
+    assert wrong[0] == 200
+    assert WRONG in wrong[1]
+    assert wrong == unknown == throttled == throttled_unknown
+    assert "locked" not in wrong[1]
+
+
+def test_a_success_clears_the_addresss_failures(client, settings):
+    user = make_user(Role.EMPLOYER, employer=EmployerFactory())
+    fail_many_times(user.email, address="127.0.0.1", times=settings.LOGIN_FAILURE_LIMIT - 1)
+    assert sign_in(client, user).status_code == 302
+    assert AuditEvent.objects.filter(verb="signed_in", actor=user).exists()
+    client.logout()
+    attempt(client, user.email)
+    assert AuditEvent.objects.get(verb="sign_in_failed").details["failures_from_address"] == 1
+
+
+def test_password_reset_lets_a_throttled_address_in(client, django_capture_on_commit_callbacks):
+    user = make_user(Role.EMPLOYER, employer=EmployerFactory())
+    fail_many_times(user.email, address="127.0.0.1", times=20)
+    assert attempt(client, user.email, address="127.0.0.1").status_code == 200
     response = client.post(reverse("account_reset_password"), {"email": user.email})
     assert response.status_code == 302
     assert len(mail.outbox) == 1
@@ -122,10 +179,7 @@ def test_password_reset_lifts_a_lock(client, django_capture_on_commit_callbacks)
         {"password1": new_password, "password2": new_password},
     )
     assert done.status_code == 302
-    user.refresh_from_db()
-    assert not user.is_locked
-    assert user.failed_login_count == 0
-    assert AuditEvent.objects.get(verb="password_reset").details == {"unlocked": True}
+    assert AuditEvent.objects.get(verb="password_reset").details == {"failures_cleared": True}
     assert sign_in(client, user, password=new_password).status_code == 302
 
 

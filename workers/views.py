@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, QueryDict
@@ -14,8 +13,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
 
-from portal.audit import client_ip
+from portal.client_address import rate_limit_key
 from portal.roles import Role, is_administrator
+from portal.throttle import count_attempt
 from workers import identity, selectors, services
 from workers.forms import (
     AnswerForm,
@@ -460,14 +460,8 @@ def letters(request):
 
 
 def _rate_limited(request) -> bool:
-    key = f"workers.verify:{client_ip(request) or 'unknown'}"
-    cache.add(key, 0, timeout=VERIFY_WINDOW)
-    try:
-        count = cache.incr(key)
-    except ValueError:
-        cache.set(key, 1, timeout=VERIFY_WINDOW)
-        count = 1
-    return count > VERIFY_LIMIT
+    key = f"workers.verify:{rate_limit_key(request)}"
+    return count_attempt(key, window=VERIFY_WINDOW) > VERIFY_LIMIT
 
 
 @never_cache

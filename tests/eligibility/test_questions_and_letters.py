@@ -226,3 +226,17 @@ def test_code_checks_are_rate_limited_per_address(client, postgres):
     assert b"checked too many codes" in limited.content
     other = client.post(url, {"code": "CVX-0000-0000"}, REMOTE_ADDR=other_address)
     assert other.status_code == 200
+
+
+def test_a_fresh_forged_forwarded_for_does_not_escape_the_code_check_limit(client, postgres):
+    url = reverse("workers:verify")
+    codes = [
+        client.post(
+            url,
+            {"code": "CVX-0000-0000"},
+            REMOTE_ADDR="198.51.100.77",
+            HTTP_X_FORWARDED_FOR=f"203.0.113.{n}",
+        ).status_code
+        for n in range(21)
+    ]
+    assert codes == [200] * 20 + [429]

@@ -273,8 +273,6 @@ class Command(BaseCommand):
                     "is_staff": role == Role.ADMINISTRATOR,
                     "is_superuser": role == Role.ADMINISTRATOR,
                     "is_active": True,
-                    "failed_login_count": 0,
-                    "locked_until": None,
                     "password": password,
                 },
             )
