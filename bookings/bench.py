@@ -630,6 +630,8 @@ def build_invitation_world(count: int, rng: random.Random):
                 for worker_id in new_workers
             ),
             constants={
+                # The name messages greet the worker by: the employer's own copy of it.
+                "first_name": "Bench",
                 "job_role": "care_worker",
                 "work_setting": "domiciliary_care",
                 "direct_contact": True,

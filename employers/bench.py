@@ -223,6 +223,8 @@ def _copy_existing_workers(employer_id: int, people: Iterator[dict]) -> None:
     employment_columns += ", work_setting, employment_type, direct_contact, status, left_at"
     employment_columns += ", created_at, updated_at, current_decision_id"
     employment_columns += ", eligibility_decided, eligibility_outcome, information_requested"
+    employment_columns += ", first_name, last_name, date_of_birth, nhs_number, home_postcode"
+    employment_columns += ", ethnicity, match_key"
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SET LOCAL maintenance_work_mem = '256MB'")
         # Foreign key checks still pending (an employer made earlier in the same transaction)
@@ -244,10 +246,17 @@ def _copy_existing_workers(employer_id: int, people: Iterator[dict]) -> None:
                     f"{person['date_of_birth'].isoformat()}\t{nhs}\t"
                     f"{person['home_postcode']}\tZ\t{person['match_key']}\t{now}\t{now}\n"
                 )
+                # The employer's own copy of who the person is (docs/decisions/0011).
+                identity = (
+                    f"{person['first_name']}\t{person['last_name']}\t"
+                    f"{person['date_of_birth'].isoformat()}\t{nhs}\t"
+                    f"{person['home_postcode']}\tZ\t{person['match_key']}"
+                )
                 employments.write(
                     f"{employment_id}\t{worker_id}\t{employer_id}\tEX{serial}\t"
                     f"existing{serial}@example.org\t\t{job_role}\t{work_setting}\t"
-                    f"{employment_type}\tt\tactive\t{NULL}\t{now}\t{now}\t{NULL}\tf\t\tf\n"
+                    f"{employment_type}\tt\tactive\t{NULL}\t{now}\t{now}\t{NULL}\tf\t\tf\t"
+                    f"{identity}\n"
                 )
             for table, columns, buffer in (
                 ("workers_worker", worker_columns, workers),
@@ -308,6 +317,8 @@ def _save_existing_workers(employer_id: int, people: Iterator[dict]) -> None:
                     "work_setting": work_setting,
                     "employment_type": employment_type,
                     "direct_contact": True,
+                    **person,
+                    "ethnicity": "Z",
                 }
             )
             batch.new_workers.append({**person, "ethnicity": "Z"})

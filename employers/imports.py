@@ -1,6 +1,7 @@
 """The staff list import service: check every row of an upload in batches, preview what an
 import would do, and import a clean upload atomically. Every query works on a batch of rows,
-so the number of queries grows with batches, never with rows (docs/decisions/0003)."""
+so the number of queries grows with batches, never with rows (docs/decisions/0003, and 0011
+for whose records a row is matched against)."""
 
 from __future__ import annotations
 

@@ -194,20 +194,22 @@ class Command(BaseCommand):
         for row in WORKERS:
             (key, first, last, born, nhs_number, postcode, job_role, setting, kind, contact) = row
             date_of_birth = datetime.date.fromisoformat(born)
-            worker, _ = Worker.objects.update_or_create(
-                match_key=match_key(first, last, date_of_birth, postcode),
-                defaults={
-                    "first_name": first,
-                    "last_name": last,
-                    "date_of_birth": date_of_birth,
-                    "nhs_number": nhs_number or None,
-                    "home_postcode": postcode,
-                },
-            )
+            identity = {
+                "first_name": first,
+                "last_name": last,
+                "date_of_birth": date_of_birth,
+                "nhs_number": nhs_number or None,
+                "home_postcode": postcode,
+            }
+            key_of_person = match_key(first, last, date_of_birth, postcode)
+            worker, _ = Worker.objects.update_or_create(match_key=key_of_person, defaults=identity)
             Employment.objects.update_or_create(
                 worker=worker,
                 employer=employers[key],
                 defaults={
+                    # What the employer supplied (docs/decisions/0011): here, the same.
+                    **identity,
+                    "match_key": key_of_person,
                     "job_role": reference_code(ReferenceValue.Kind.JOB_ROLE, job_role),
                     "work_setting": reference_code(ReferenceValue.Kind.WORK_SETTING, setting),
                     "employment_type": kind,
