@@ -31,7 +31,13 @@ from employers.models import (
     StaffUploadFile,
 )
 from employers.resources import DateOfBirthWidget, ReferenceValueWidget, StaffResource
-from employers.staff_files import UnreadableFile, cell_text, open_staff_file, sheet_from_table
+from employers.staff_files import (
+    UnreadableFile,
+    cell_text,
+    open_staff_file,
+    screen_staff_file,
+    sheet_from_table,
+)
 from portal import audit
 from portal.bulk import insert_rows
 from workers.models import Employment, Worker
@@ -620,10 +626,11 @@ def create_upload(
 ) -> StaffUpload:
     """Store an uploaded staff list and queue its check.
 
-    Raises UnreadableFile (nothing stored) if the file cannot be read as a staff list. The
-    same file uploaded again while an earlier copy is still open returns that upload.
+    Raises UnreadableFile (nothing stored) if the file's cheap checks find it cannot be read
+    as a staff list; the check job reads the rest (a workbook in full). The same file
+    uploaded again while an earlier copy is still open returns that upload.
     """
-    sheet = open_staff_file(content, filename)
+    estimated_rows = screen_staff_file(content, filename)
     file_hash = hashlib.sha256(content).hexdigest()
     open_statuses = [
         StaffUpload.Status.VALIDATING,
@@ -639,8 +646,7 @@ def create_upload(
                 original_filename=(filename or "staff list")[:255],
                 file_hash=file_hash,
                 mode=mode,
-                total_rows=sheet.estimated_rows,
-                warnings=sheet.warnings,
+                total_rows=estimated_rows,
             )
             StaffUploadFile.objects.create(upload=upload, content=content)
             audit.record(
@@ -682,6 +688,8 @@ def validate_upload(upload_id: int) -> StaffUpload:
         return _fail(upload, "The uploaded file is no longer stored. Upload it again.")
     try:
         sheet = open_staff_file(bytes(content), upload.original_filename)
+        upload.warnings = sheet.warnings
+        upload.save(update_fields=["warnings"])
         tally = check_rows(upload=upload, rows=sheet.rows())
     except UnreadableFile as exc:
         return _fail(upload, exc.message)

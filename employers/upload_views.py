@@ -22,7 +22,7 @@ ERRORS_PER_PAGE = 100
 class StaffUploadForm(forms.Form):
     file = StaffListFileField(
         label="Upload your staff list",
-        help_text="A CSV or Excel (.xlsx) file of up to 20 MB and 100,000 rows.",
+        help_text="A CSV or Excel (.xlsx) file of up to 20 MB, 100,000 rows and 200 columns.",
     )
     mode = forms.ChoiceField(
         label="What should this file do?",

@@ -15,7 +15,13 @@ from portal.roles import Role
 from tests.eligibility.rule_sets import EMPLOYER_PENDING, FRONTLINE, STRICTER
 from tests.eligibility.test_preview_command import STAFF, table_counts
 from tests.factories import EmployerFactory, make_user
-from tests.uploads.conftest import csv_bytes, person, table, xlsx_bytes
+from tests.uploads.conftest import (
+    csv_bytes,
+    person,
+    shared_strings_workbook,
+    table,
+    xlsx_bytes,
+)
 from workers.models import RuleSet
 
 pytestmark = pytest.mark.django_db
@@ -215,6 +221,44 @@ def test_a_file_longer_than_the_page_takes_is_refused_with_the_limit(
         "Your file has more than 3 rows of staff. "
         "Split it into files of up to 3 rows and upload each one."
     ]
+
+
+def test_a_utf8_mark_before_windows_1252_text_is_previewed(lead_client, postgres):
+    people = [person(1, first_name="Zoë", last_name="Brontë")]
+    content = b"\xef\xbb\xbf" + csv_bytes(people, encoding="cp1252")
+    response = lead_client.post(
+        PAGE,
+        {
+            "file": SimpleUploadedFile("staff.csv", content),
+            "rule_set": RuleSet.objects.current().pk,
+        },
+    )
+    assert response.status_code == 200
+    assert [row[0] for row in shown_rows(response)] == [2]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (
+            csv_bytes([person(1, first_name="Zoë")])
+            + csv_bytes([person(2, first_name="Zoë")], encoding="cp1252").split(b"\r\n", 1)[1],
+            "Row 3 of the file is saved in a different text encoding from the rest",
+        ),
+        (
+            shared_strings_workbook(table([person(1)]), declare=6_000_000),
+            "The Excel file holds 6,000,000 different pieces of text",
+        ),
+    ],
+    ids=["mixed-encodings", "six-million-strings"],
+)
+def test_a_file_built_to_cost_the_server_is_refused(lead_client, postgres, content, message):
+    name = "staff.xlsx" if content.startswith(b"PK") else "staff.csv"
+    response = lead_client.post(
+        PAGE, {"file": SimpleUploadedFile(name, content), "rule_set": RuleSet.objects.current().pk}
+    )
+    assert response.status_code == 200
+    assert response.context["form"].errors["file"][0].startswith(message)
 
 
 def test_a_draft_that_cannot_be_evaluated_is_an_error_on_the_rules(lead_client, postgres):
