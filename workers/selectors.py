@@ -236,3 +236,10 @@ def workers_named(user, query: str):
         )
         workers = workers.filter(Exists(named))
     return workers
+
+
+def invitations_of(user, worker) -> list:
+    """The worker's invitations the user may see: a lead sees the invitation of anyone
+    employed in their area, whichever area's approval sent it (docs/decisions/0011). Read
+    through the reverse relation, so this app does not import the bookings app."""
+    return list(worker.invitations.visible_to(user).select_related("site").order_by("-queued_at"))

@@ -91,6 +91,7 @@ def worker_detail(request, pk: int):
             "shown": employments[0] if employments else None,
             "employments": employments,
             "review": review,
+            "invitations": selectors.invitations_of(request.user, worker),
             "error": error,
         },
     )

@@ -128,3 +128,32 @@ def test_the_cancel_page_says_how_many_people_will_be_told(booked, staff, client
     response = client.post(url, {"reason": "Vaccine delivery delayed"}, follow=True)
     assert "We will tell the 2 people booked into it and ask them to book again." in (response.text)
     assert len(told()) == 2
+
+
+def test_a_worker_with_two_approved_employers_is_told_at_both_contacts(
+    invite, site, staff, make_employment, approve
+):
+    """A change to a booking reaches every contact an approved employer supplied, each in
+    its own employer's words, not only the one the invitation went out through
+    (docs/decisions/0011)."""
+    from tests.factories import EmployerFactory
+
+    first = make_employment(email="amara@first.example", mobile="")
+    [invitation] = invite(first)
+    second = make_employment(
+        worker=first.worker,
+        employer=EmployerFactory(local_authority=first.employer.local_authority),
+        first_name="Ama",
+        email="ama@second.example",
+        mobile="",
+    )
+    approve([second])
+    session = add_session(site, slots=1, places=1)
+    book(invitation, session.slots.get())
+
+    services.cancel_session(actor=staff, session=session, reason="No vaccine delivered")
+
+    assert {(m.recipient, m.context["first_name"]) for m in told()} == {
+        ("amara@first.example", first.first_name),
+        ("ama@second.example", "Ama"),
+    }

@@ -100,6 +100,8 @@ def test_a_later_approval_reaches_its_contact_and_its_lead_sees_it(
 
     invitation = Invitation.objects.get()
     client.force_login(lead)
+    worker_page = client.get(reverse("workers:detail", args=[invitation.worker_id])).text
+    assert reverse("bookings:invitation_detail", args=[invitation.pk]) in worker_page
     page = client.get(reverse("bookings:invitation_detail", args=[invitation.pk]))
     assert page.status_code == 200
     assert "Westminster Care" in page.text and "Manchester" not in page.text
