@@ -346,58 +346,71 @@ _WORKER_COLUMNS = ["id", *WORKER_FIELDS]
 _OWN_COLUMNS = ["id", "worker_id", "status", *EMPLOYMENT_FIELDS]
 
 
+class OwnRecords:
+    """Where to find the employer's own records of a person: by NHS number, staff reference
+    and name + date of birth + postcode as it supplied them. Read once per file (one scan of
+    the employer's employments), so no index of its own is written with every employment; a
+    file cannot match a record it makes itself, since its in-file duplicate checks refuse
+    the same NHS number, reference or name + date of birth + postcode twice."""
+
+    def __init__(self, employer_id: int):
+        self.employer_id = employer_id
+        self.by_nhs: dict[str, int] = {}
+        self.by_reference: dict[str, int] = {}
+        self.by_key: dict[str, tuple[int, str | None]] = {}
+        # Oldest first, so the newest of two records of one person stands.
+        for pk, nhs_number, reference, key in (
+            Employment.objects.filter(employer_id=employer_id)
+            .order_by("pk")
+            .values_list("pk", "nhs_number", "staff_reference", "match_key")
+            .iterator(chunk_size=BATCH_SIZE * 5)
+        ):
+            if nhs_number:
+                self.by_nhs[nhs_number] = pk
+            if reference:
+                self.by_reference[reference] = pk
+            self.by_key[key] = (pk, nhs_number)
+
+    def find(self, row: StaffRow) -> int | None:
+        """The employer's record this row is, if any."""
+        if row.nhs_number and row.nhs_number in self.by_nhs:
+            return self.by_nhs[row.nhs_number]
+        if row.staff_reference and row.staff_reference in self.by_reference:
+            return self.by_reference[row.staff_reference]
+        candidate = self.by_key.get(row.match_key)
+        # Two different NHS numbers are two different people, whatever their names.
+        if candidate is not None and (
+            not row.nhs_number or not candidate[1] or candidate[1] == row.nhs_number
+        ):
+            return candidate[0]
+        return None
+
+
 def match_batch(
-    employer_id: int, rows: list[StaffRow], duplicates: FileDuplicates, *, find_people: bool
+    records: OwnRecords, rows: list[StaffRow], duplicates: FileDuplicates, *, find_people: bool
 ) -> tuple[list[Outcome], list[Problem]]:
     """Find what importing each row would change, with a fixed number of queries per batch
     (docs/decisions/0011).
 
-    A row is first looked for among the employer's *own* records (NHS number, else staff
-    reference, else name + date of birth + postcode as the employer supplied them): that is
-    all the check step does, so its answer never depends on what anyone else supplied. Only
+    A row is first looked for among the employer's *own* records (``records``): that is all
+    the check step does, so its answer never depends on what anyone else supplied. Only
     the import (``find_people``, once the employer is approved) matches a row with no record
     here to a person another employer supplied, and that changes nothing the uploader sees.
     """
-    nhs_numbers = {row.nhs_number for row in rows if row.nhs_number}
-    references = {row.staff_reference for row in rows if row.staff_reference}
-    keys = {row.match_key for row in rows}
-    own_by_nhs: dict[str, dict] = {}
-    own_by_reference: dict[str, dict] = {}
-    own_by_key: dict[str, dict] = {}
-    if rows:
-        # Newest first: where an employer has two records of one person, the newest stands.
-        for values in (
-            Employment.objects.filter(employer_id=employer_id)
-            .filter(
-                Q(nhs_number__any_of=nhs_numbers)
-                | Q(staff_reference__any_of=references)
-                | Q(match_key__any_of=keys)
-            )
-            .order_by("-id")
+    employer_id = records.employer_id
+    found = {row.row_number: records.find(row) for row in rows}
+    wanted = {pk for pk in found.values() if pk is not None}
+    values_of = {}
+    if wanted:
+        values_of = {
+            values["id"]: values
+            for values in Employment.objects.filter(id__any_of=wanted)
+            .order_by()
             .values(*_OWN_COLUMNS)
-        ):
-            if values["nhs_number"]:
-                own_by_nhs.setdefault(values["nhs_number"], values)
-            if values["staff_reference"]:
-                own_by_reference.setdefault(values["staff_reference"], values)
-            own_by_key.setdefault(values["match_key"], values)
-
-    own: dict[int, dict] = {}
-    for row in rows:
-        employment = own_by_nhs.get(row.nhs_number) if row.nhs_number else None
-        if employment is None and row.staff_reference:
-            employment = own_by_reference.get(row.staff_reference)
-        if employment is None:
-            candidate = own_by_key.get(row.match_key)
-            # Two different NHS numbers are two different people, whatever their names.
-            if candidate is not None and (
-                not row.nhs_number
-                or not candidate["nhs_number"]
-                or candidate["nhs_number"] == row.nhs_number
-            ):
-                employment = candidate
-        if employment is not None:
-            own[row.row_number] = employment
+        }
+    own: dict[int, dict] = {
+        number: values_of[pk] for number, pk in found.items() if pk in values_of
+    }
 
     people = _People.find(employer_id, rows, own) if find_people else None
 
@@ -536,6 +549,7 @@ def check_batches(
     upload stores what this finds, the eligibility preview only shows it."""
     checker = RowChecker()
     duplicates = FileDuplicates()
+    records = None
     for number, raw_batch in enumerate(batched(rows, BATCH_SIZE)):
         clean: list[StaffRow] = []
         problems: list[Problem] = []
@@ -553,9 +567,8 @@ def check_batches(
             # No employer: nobody to match against, every clean row would be someone new.
             outcomes = [Outcome(row=row, action="new") for row in clean]
         else:
-            outcomes, match_problems = match_batch(
-                employer_id, clean, duplicates, find_people=False
-            )
+            records = records or OwnRecords(employer_id)
+            outcomes, match_problems = match_batch(records, clean, duplicates, find_people=False)
             problems.extend(match_problems)
             bad_rows.update(problem.row_number for problem in match_problems)
         problems.sort(key=lambda problem: problem.row_number)
@@ -908,13 +921,15 @@ def _staged_rows(upload: StaffUpload) -> Iterator[list[StaffRow]]:
 @_cycle_collector_paused()
 def _import_batches(upload: StaffUpload) -> Tally:
     duplicates = FileDuplicates()
+    records = None
     tally = Tally()
     now = timezone.now()
     for rows in _staged_rows(upload):
         for row in rows:
             # Refill the in-file duplicate memory so a person is still refused twice.
             duplicates.check(row)
-        outcomes, problems = match_batch(upload.employer_id, rows, duplicates, find_people=True)
+        records = records or OwnRecords(upload.employer_id)
+        outcomes, problems = match_batch(records, rows, duplicates, find_people=True)
         if problems:
             raise _ChangedSinceCheck()
         _write_outcomes(upload=upload, outcomes=outcomes, now=now)

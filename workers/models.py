@@ -228,14 +228,8 @@ class Employment(models.Model):
             )
         ]
         indexes = [
-            # An upload finds the employer's own records of its rows by NHS number or by
-            # name + date of birth + postcode, a batch at a time.
-            models.Index(
-                fields=["employer", "nhs_number"],
-                name="employment_own_nhs_idx",
-                condition=Q(nhs_number__isnull=False),
-            ),
-            models.Index(fields=["employer", "match_key"], name="employment_own_key_idx"),
+            # No index on the employer's own NHS numbers or names: an upload reads them once
+            # per file through the index below (employers.imports.OwnRecords).
             models.Index(
                 fields=["employer", "eligibility_decided", "eligibility_outcome"],
                 name="employment_eligibility_idx",

@@ -70,17 +70,5 @@ class Migration(migrations.Migration):
             name="nhs_number",
             field=models.CharField(blank=True, max_length=10, null=True, verbose_name="NHS number"),
         ),
-        migrations.AddIndex(
-            model_name="employment",
-            index=models.Index(
-                condition=models.Q(("nhs_number__isnull", False)),
-                fields=["employer", "nhs_number"],
-                name="employment_own_nhs_idx",
-            ),
-        ),
-        migrations.AddIndex(
-            model_name="employment",
-            index=models.Index(fields=["employer", "match_key"], name="employment_own_key_idx"),
-        ),
         migrations.RunPython(copy_identity_to_employments, migrations.RunPython.noop),
     ]
