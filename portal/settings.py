@@ -70,6 +70,9 @@ INSTALLED_APPS = [
     "employers",
     "bookings",
 ]
+if DEBUG:
+    # seed_demo and demo_totp: never installed in production (they know demo passwords).
+    INSTALLED_APPS.append("demo")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

@@ -162,7 +162,7 @@ def usable_totp_code(email: str, *, margin: float = 5.0) -> str:
     from allauth.mfa.totp.internal.auth import normalize_user_code
     from django.core.cache import cache
 
-    from portal.management.commands.demo_totp import current_code
+    from demo.management.commands.demo_totp import current_code
 
     period = app_settings.TOTP_PERIOD
     user_id = User.objects.filter(email__iexact=email.strip()).values_list("id", flat=True).first()

@@ -12,8 +12,8 @@ from django.urls import reverse
 
 from bookings.models import Session, SiteStaffMembership, Slot, VaccinationSite
 from employers.models import Employer, EmployerMembership
-from portal.management.commands.demo_totp import current_code
-from portal.management.commands.seed_demo import DEFAULT_DEMO_PASSWORD, DEMO_USERS
+from demo.management.commands.demo_totp import current_code
+from demo.management.commands.seed_demo import DEFAULT_DEMO_PASSWORD, DEMO_USERS
 from portal.models import User
 from portal.roles import Role
 from tests.factories import usable_totp_code
@@ -153,3 +153,17 @@ def test_demo_totp_prints_the_code_the_login_accepts(seeded, settings):
         call_command("demo_totp", "carehome@carevax.example", stdout=StringIO())
     with pytest.raises(CommandError, match="no account"):
         call_command("demo_totp", "nobody@carevax.example", stdout=StringIO())
+
+
+def test_the_demo_commands_do_not_exist_in_production():
+    """The demo app (demo passwords, demo authenticator secrets) is installed only when DEBUG
+    is on: a production start does not know its commands at all."""
+    from tests.test_settings import manage, production_env
+
+    listed = manage("help", "--commands", env=production_env())
+    assert listed.returncode == 0, listed.stderr
+    commands = listed.stdout.split()
+    assert "migrate" in commands
+    assert "seed_demo" not in commands and "demo_totp" not in commands
+    laptop = manage("help", "--commands", env=production_env(DEBUG="true"))
+    assert "seed_demo" in laptop.stdout.split()

@@ -11,7 +11,7 @@ import pytest
 from django.core.cache import cache
 from django.core.management import call_command
 
-from portal.management.commands.seed_demo import DEFAULT_DEMO_PASSWORD
+from demo.management.commands.seed_demo import DEFAULT_DEMO_PASSWORD
 from tests.factories import usable_totp_code
 
 CHROMIUM_ARGS = [

@@ -5,7 +5,7 @@ and load every stylesheet, script, icon and font they ask for."""
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 
-from portal.management.commands.seed_demo import DEMO_USERS
+from demo.management.commands.seed_demo import DEMO_USERS
 from portal.models import User
 from portal.navigation import NAVIGATION, navigation_for
 
