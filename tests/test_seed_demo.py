@@ -11,9 +11,9 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 
 from bookings.models import Session, SiteStaffMembership, Slot, VaccinationSite
-from employers.models import Employer, EmployerMembership
 from demo.management.commands.demo_totp import current_code
 from demo.management.commands.seed_demo import DEFAULT_DEMO_PASSWORD, DEMO_USERS
+from employers.models import Employer, EmployerMembership
 from portal.models import User
 from portal.roles import Role
 from tests.factories import usable_totp_code
