@@ -24,6 +24,7 @@ COPY employers/__init__.py employers/__init__.py
 COPY workers/__init__.py workers/__init__.py
 COPY bookings/__init__.py bookings/__init__.py
 COPY demo/__init__.py demo/__init__.py
+COPY benchmarks/__init__.py benchmarks/__init__.py
 RUN pip install . && pip uninstall --yes carevax
 
 COPY --from=frontend /app/node_modules ./node_modules

@@ -73,6 +73,8 @@ INSTALLED_APPS = [
 if DEBUG:
     # seed_demo and demo_totp: never installed in production (they know demo passwords).
     INSTALLED_APPS.append("demo")
+    # manage.py bench NAME: benchmarks at national scale (they start workers, drop indexes).
+    INSTALLED_APPS.append("benchmarks")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

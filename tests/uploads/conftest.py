@@ -9,7 +9,7 @@ import openpyxl
 import pytest
 from openpyxl.utils import get_column_letter
 
-from employers.bench import nhs_number
+from benchmarks.staff_upload import nhs_number
 from employers.imports import create_upload, validate_upload
 from employers.models import StaffUpload
 from portal.roles import Role

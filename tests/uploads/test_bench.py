@@ -7,7 +7,7 @@ import json
 import pytest
 from django.core.management import call_command
 
-from employers.bench import nhs_number
+from benchmarks.staff_upload import nhs_number
 from workers.models import Worker
 
 pytestmark = pytest.mark.django_db

@@ -1,25 +1,18 @@
 """``manage.py bench NAME [options]``: run a named benchmark and print its figures, the last
-line being one JSON object. Each app offers benchmarks in its own ``bench.py`` as
-``BENCHMARKS = {name: (add_arguments, run)}``; this command finds them, so the portal core
-imports no domain app."""
+line being one JSON object. The benchmarks are the modules of the ``benchmarks`` package."""
 
 import json
 from importlib import import_module
 
-from django.apps import apps
 from django.core.management.base import BaseCommand, CommandError
+
+MODULES = ("staff_upload", "eligibility", "sites")
 
 
 def discover() -> dict:
     found = {}
-    for config in apps.get_app_configs():
-        try:
-            module = import_module(f"{config.name}.bench")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"{config.name}.bench":
-                raise
-            continue
-        found.update(getattr(module, "BENCHMARKS", {}))
+    for name in MODULES:
+        found.update(import_module(f"benchmarks.{name}").BENCHMARKS)
     return found
 
 
