@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime
 import io
-import json
 import logging
 import math
 import os
@@ -41,7 +40,7 @@ from bookings.models import (
     VaccinationSite,
 )
 from employers.models import Employer
-from portal import postcodes
+from portal import bulk, postcodes
 from portal.models import LocalAuthority
 from workers import services as eligibility
 from workers.models import EligibilityDecision, Employment, Worker
@@ -305,8 +304,8 @@ def ensure_employers() -> list[int]:
 
 
 def copy_rows(model, columns: list[str], rows, *, constants: dict) -> None:
-    """COPY tuples of ``columns`` (plain values whose str() PostgreSQL reads) into ``model``'s
-    table; the other fields take ``constants`` or their defaults, converted once."""
+    """COPY tuples of ``columns`` into ``model``'s table through portal.bulk's encoder; the
+    other fields take ``constants`` or their defaults, converted once."""
     fields = [f for f in model._meta.concrete_fields if not f.primary_key]
     fixed = {}
     for field in fields:
@@ -318,28 +317,20 @@ def copy_rows(model, columns: list[str], rows, *, constants: dict) -> None:
             value = field.get_default()
         else:
             value = None if field.null else ""
-        fixed[field.attname] = _copy_text(field.get_db_prep_save(value, connection))
+        prepared = field.get_db_prep_save(value, connection)
+        # A JSON value comes wrapped for psycopg2: the one COPY encoder takes it as it is.
+        fixed[field.attname] = bulk.copy_value(getattr(prepared, "adapted", prepared))
     names = columns + list(fixed)
     tail = "\t".join(fixed.values())
 
     def lines():
         for row in rows:
-            yield "\t".join(map(str, row)) + ("\t" + tail if tail else "") + "\n"
+            yield "\t".join(map(bulk.copy_value, row)) + ("\t" + tail if tail else "") + "\n"
 
     quoted = ", ".join(connection.ops.quote_name(model._meta.get_field(n).column) for n in names)
-    stream = io.BufferedReader(routing.LineReader(lines()), buffer_size=1 << 20)
+    stream = io.BufferedReader(bulk.LineReader(lines()), buffer_size=1 << 20)
     with connection.cursor() as cursor:
         cursor.copy_expert(f"COPY {model._meta.db_table} ({quoted}) FROM STDIN", stream)  # noqa: S608
-
-
-def _copy_text(value) -> str:
-    if value is None:
-        return "\\N"
-    if isinstance(value, bool):
-        return "t" if value else "f"
-    if hasattr(value, "adapted"):  # a JSON value wrapped for psycopg2
-        value = json.dumps(value.adapted)
-    return str(value).replace("\\", "\\\\").replace("\t", " ").replace("\n", " ")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -6,13 +6,11 @@ out to every worker in it."""
 from __future__ import annotations
 
 import datetime
-import io
 import json
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from itertools import islice
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
@@ -35,6 +33,7 @@ from django.utils import timezone
 
 from bookings.models import Route, RoutingPolicy, Slot, VaccinationSite
 from portal import audit, postcodes
+from portal.bulk import load_temporary_table
 from workers.models import Employment, Worker
 
 EARTH_RADIUS_KM = 6371.0088
@@ -355,13 +354,13 @@ def route_workers(
         choices = _decide(policy_keys=policy_keys, districts=districts)
 
         # 3. Fan the choices out to every worker, replacing their old routes.
-        _load(
+        load_temporary_table(
             cursor,
             f"{_POLICIES} (authority_id bigint, policy_key integer)",
             ["authority_id", "policy_key"],
             list(authority_policy.items()),
         )
-        _load(
+        load_temporary_table(
             cursor,
             f"{_CHOICES} (policy_key integer, district varchar(10), site_id bigint, "
             f"alternatives {'jsonb' if connection.vendor == 'postgresql' else 'text'}, "
@@ -464,55 +463,6 @@ def _decide(*, policy_keys: dict[tuple, int], districts: set[str]) -> dict[tuple
                 free_places=free.get(horizon_days, {}),
             )
     return choices
-
-
-def _load(cursor, table: str, columns: list[str], rows: list[tuple]) -> None:
-    """Create a temporary table and fill it: COPY on PostgreSQL, one batch insert elsewhere."""
-    cursor.execute(f"CREATE TEMPORARY TABLE {table}")
-    name = table.split(" ", 1)[0]
-    if connection.vendor == "postgresql":
-        lines = ("\t".join(_copy_value(value) for value in row) + "\n" for row in rows)
-        cursor.copy_expert(
-            f"COPY {name} ({', '.join(columns)}) FROM STDIN",
-            io.BufferedReader(LineReader(lines), buffer_size=1 << 20),
-        )
-    elif rows:
-        placeholders = ", ".join(["%s"] * len(columns))
-        cursor.executemany(
-            f"INSERT INTO {name} ({', '.join(columns)}) VALUES ({placeholders})",  # noqa: S608
-            rows,
-        )
-
-
-class LineReader(io.RawIOBase):
-    """A file object over an iterator of text lines, so COPY streams without building the
-    whole input in memory."""
-
-    def __init__(self, lines: Iterator[str]):
-        self.lines = lines
-        self.pending = b""
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer) -> int:
-        while len(self.pending) < len(buffer):
-            chunk = "".join(islice(self.lines, 5000))
-            if not chunk:
-                break
-            self.pending += chunk.encode()
-        size = min(len(buffer), len(self.pending))
-        buffer[:size] = self.pending[:size]
-        self.pending = self.pending[size:]
-        return size
-
-
-def _copy_value(value) -> str:
-    if value is None:
-        return "\\N"
-    if isinstance(value, bool):
-        return "t" if value else "f"
-    return str(value)
 
 
 def unrouted_routes(user):

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import datetime
 import io
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from itertools import islice
 
 import orjson
 from django.core.exceptions import EmptyResultSet
@@ -177,6 +178,8 @@ def copy_value(value) -> str:
     """A value in COPY's text format (tab-separated, \\N for NULL, backslash escapes)."""
     if value is None:
         return "\\N"
+    if value.__class__ in (int, float):  # nothing to escape; most values of a routing COPY
+        return str(value)
     if isinstance(value, bool):
         return "t" if value else "f"
     if isinstance(value, datetime.datetime | datetime.date):
@@ -219,3 +222,48 @@ def update_rows(model, columns: list[str], rows: list[dict], now: datetime.datet
             f"FROM (VALUES {values_list}) AS v({column_list}) WHERE {table}.id = v.id"
         )
         cursor.execute(statement, [now, *params])
+
+
+def load_temporary_table(cursor, table: str, columns: list[str], rows) -> None:
+    """Create a temporary table (``table`` is its name and column definitions) and fill it
+    with ``rows`` (tuples in ``columns`` order): streamed COPY on PostgreSQL, every value
+    escaped by ``copy_value``; one batch insert elsewhere."""
+    cursor.execute(f"CREATE TEMPORARY TABLE {table}")
+    name = table.split(" ", 1)[0]
+    if connection.vendor == "postgresql":
+        lines = ("\t".join(map(copy_value, row)) + "\n" for row in rows)
+        cursor.copy_expert(
+            f"COPY {name} ({', '.join(columns)}) FROM STDIN",
+            io.BufferedReader(LineReader(lines), buffer_size=1 << 20),
+        )
+        return
+    rows = list(rows)
+    if rows:
+        placeholders = ", ".join(["%s"] * len(columns))
+        cursor.executemany(
+            f"INSERT INTO {name} ({', '.join(columns)}) VALUES ({placeholders})",  # noqa: S608
+            rows,
+        )
+
+
+class LineReader(io.RawIOBase):
+    """A file object over an iterator of text lines, so COPY streams without building the
+    whole input in memory."""
+
+    def __init__(self, lines: Iterator[str]):
+        self.lines = lines
+        self.pending = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        while len(self.pending) < len(buffer):
+            chunk = "".join(islice(self.lines, 5000))
+            if not chunk:
+                break
+            self.pending += chunk.encode()
+        size = min(len(buffer), len(self.pending))
+        buffer[:size] = self.pending[:size]
+        self.pending = self.pending[size:]
+        return size

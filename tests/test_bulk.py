@@ -111,3 +111,25 @@ def test_any_of_finds_what_in_finds_with_one_parameter(postgres):
     assert list(Worker.objects.filter(pk__any_of=[None])) == []
     # Values of another type are prepared as ``__in`` prepares them.
     assert Worker.objects.filter(pk__any_of=[str(workers[0].pk)]).get() == workers[0]
+
+
+def test_a_temporary_table_keeps_every_character_it_is_given(postgres):
+    """Routing's temporary tables go through the one COPY encoder: tabs, new lines and
+    backslashes in a value arrive as they were (an unescaped tab used to split a column)."""
+    from django.db import connection
+
+    from portal.bulk import load_temporary_table
+
+    awkward = ["tab\there", "line\nbreak", "back\\slash", "carriage\rreturn", None]
+    with connection.cursor() as cursor:
+        load_temporary_table(
+            cursor,
+            "awkward (position integer, text_value text, distance double precision)",
+            ["position", "text_value", "distance"],
+            ((index, value, index / 3) for index, value in enumerate(awkward)),
+        )
+        cursor.execute("SELECT text_value, distance FROM awkward ORDER BY position")
+        rows = cursor.fetchall()
+        cursor.execute("DROP TABLE awkward")
+    assert [value for value, _distance in rows] == awkward
+    assert rows[1][1] == pytest.approx(1 / 3)
