@@ -12,7 +12,7 @@ from portal.roles import Role, is_administrator
 
 class EmployerQuerySet(models.QuerySet):
     def visible_to(self, user) -> "EmployerQuerySet":
-        """The employers ``user`` may see (DESIGN.md section 2)."""
+        """The employers ``user`` may see (docs/roles.md)."""
         if not user.is_authenticated or not user.is_active:
             return self.none()
         if is_administrator(user):

@@ -24,7 +24,7 @@ MAX_ROWS = 100_000
 MAX_COLUMNS = 200
 # Filled cells a file may hold for each row of staff it may hold (100,000 rows: 3 million).
 # A workbook's table of shared strings, each one text at least one cell uses, is held to the
-# same number: one of six million strings is not a staff list (issue 8).
+# same number: one of six million strings is not a staff list (docs/data-formats.md).
 CELLS_PER_ROW = 30
 # A real 100,000-row staff list unzips to well under this; a zip bomb does not.
 MAX_UNCOMPRESSED_BYTES = 300 * 1024 * 1024

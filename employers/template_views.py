@@ -1,4 +1,4 @@
-"""The staff list template employers download (issue 3, point 3): CSV with the canonical
+"""The staff list template employers download (docs/data-formats.md): CSV with the canonical
 header and an example row, and XLSX that adds drop-down lists and a guidance sheet. Both are
 built from workers/staff_columns.py and the reference values, so they always match the upload.
 """

@@ -1,5 +1,5 @@
 """UK postcodes: the one normaliser and format check used by every form, upload and report
-(DESIGN.md section 6: upper case, one space before the three-character inward code), and
+(docs/data-formats.md: upper case, one space before the three-character inward code), and
 where a postcode district lies, from ``portal/data/outcodes.csv`` read once per process."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The roles of DESIGN.md section 2 and the questions every scope check asks of a user."""
+"""The roles of docs/roles.md and the questions every scope check asks of a user."""
 
 from django.db import models
 

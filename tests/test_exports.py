@@ -1,4 +1,4 @@
-"""Exports (DESIGN.md section 6): UTF-8 CSV with BOM, XLSX, formulas neutralised everywhere."""
+"""Exports (docs/data-formats.md): UTF-8 CSV with BOM, XLSX, formulas neutralised everywhere."""
 
 import csv
 import datetime

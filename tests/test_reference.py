@@ -1,4 +1,4 @@
-"""Canonical values of DESIGN.md section 7: data, matching, caching and administration."""
+"""Canonical values (docs/data-formats.md): data, matching, caching and administration."""
 
 import csv
 

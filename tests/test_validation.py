@@ -1,4 +1,4 @@
-"""The checks on a worker's details (DESIGN.md section 6) in workers/validation.py."""
+"""The checks on a worker's details (docs/data-formats.md) in workers/validation.py."""
 
 import datetime
 import random

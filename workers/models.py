@@ -27,7 +27,7 @@ def employment_scope(user, prefix: str = "") -> Q | None:
 
 
 class ReferenceValue(models.Model):
-    """One allowed value of a staff-list field (DESIGN.md section 7), matched by label or alias.
+    """One allowed value of a staff-list field (docs/data-formats.md), matched by label or alias.
 
     The shipped values come from CSV files in ``workers/data/``; administrators add more.
     ``code`` is what employments store and eligibility rules name, so it never changes.

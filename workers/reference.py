@@ -1,4 +1,4 @@
-"""The canonical values of DESIGN.md section 7 (job roles, work settings, employment types,
+"""The canonical values of docs/data-formats.md (job roles, work settings, employment types,
 ethnic categories): matching what people type to a stable code, and a code back to its label.
 
 Values live in ``ReferenceValue`` rows (shipped from ``workers/data/*.csv``). Each process

@@ -99,7 +99,7 @@ def facts_for(
     employer_approved: bool,
 ) -> Facts:
     """The facts the rules look at, from an employment's details (stored or still in a file):
-    a blank employment type means employed (DESIGN.md section 7)."""
+    a blank employment type means employed (docs/data-formats.md)."""
     return Facts(
         job_role=job_role,
         work_setting=work_setting,

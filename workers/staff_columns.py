@@ -1,4 +1,4 @@
-"""The columns of the staff list (DESIGN.md section 6), in template order: the one place the
+"""The columns of the staff list (docs/data-formats.md), in template order: the one place the
 canonical headers, which are required, the other headings people use for them, and the
 reference values behind them are written down. The template and the upload both read it."""
 

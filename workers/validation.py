@@ -1,4 +1,4 @@
-"""The checks DESIGN.md section 6 puts on a worker's details, as pure functions.
+"""The checks docs/data-formats.md puts on a worker's details, as pure functions.
 
 Each takes what a CSV or XLSX cell may hold and returns the value in its stored form, or
 raises ValueError with a message saying what is wrong and how to fix it.

@@ -1,5 +1,5 @@
 """What the eligibility tests share: the reasons rule set version 1 gives for each row of
-DESIGN.md section 8, and a stricter rule set to draft and publish as version 2."""
+the table in docs/eligibility.md, and a stricter rule set to draft and publish as version 2."""
 
 NO_CONTACT = "No close personal contact with people clinically vulnerable to COVID-19"
 OFFICE = "Office role: confirm the close personal contact"

@@ -29,7 +29,8 @@ from workers.rules import OUTCOME_WORDS
 pytestmark = pytest.mark.django_db
 
 
-# One row for each line of DESIGN.md section 8 (the employer's approval comes from --employer).
+# One row for each rule of version 1 in docs/eligibility.md (the employer's approval comes
+# from --employer).
 STAFF = [
     person(1, staff_reference="R1", direct_contact="No"),
     person(2, staff_reference="R2", job_role="Administrative or office staff"),

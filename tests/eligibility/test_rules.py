@@ -1,4 +1,4 @@
-"""Rule set version 1 gives DESIGN.md section 8's outcome and wording for each row, and the
+"""Rule set version 1 gives the outcome and wording of docs/eligibility.md for each row, and the
 rule language rejects rule sets it cannot evaluate."""
 
 import pytest

@@ -1,5 +1,6 @@
 """What an employer's pages show of a person another employer also supplied: only its own
-values, never the stored person's (docs/decisions/0011). Reproductions of issue 8, part 1."""
+values, never the stored person's (docs/decisions/0011). Each test reproduces a way an
+employer's page once showed another employer's values."""
 
 import pytest
 from django.urls import reverse

@@ -1,6 +1,6 @@
 """One person supplied by employers in two areas gets one invitation that reaches every
 contact an approved employer supplied, each message in its own employer's words; every lead
-with one of the person's employments sees it (docs/decisions/0011). Reproduction of issue 8:
+with one of the person's employments sees it (docs/decisions/0011). Before that record
 the invitation went to whichever employment a lead approved first, told that address the
 distance from the home postcode the other employer supplied, and left the other out."""
 

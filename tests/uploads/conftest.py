@@ -139,8 +139,9 @@ def shared_strings_workbook(
 ) -> bytes:
     """A workbook written as Excel writes one: every cell a shared string. After the strings
     ``rows`` use come ``unused_strings`` one-letter strings, streamed into the zip (random
-    enough that the zip's ratio checks pass, as in issue 8). ``declare`` writes the table's
-    count and uniqueCount: True for the real ones, a number to declare that many."""
+    enough that the zip's ratio checks pass, as a file built to get past the limits of
+    docs/data-formats.md would be). ``declare`` writes the table's count and uniqueCount:
+    True for the real ones, a number to declare that many."""
     table: dict[str, int] = {}
     cells = []
     for number, row in enumerate(rows, start=1):

@@ -1,5 +1,5 @@
 """Files that cannot be read as a staff list are refused with a clear message and nothing is
-stored (issue 3, "Bad input"), and the readable oddities (encodings, delimiters, Excel cells)
+stored (docs/data-formats.md), and the readable oddities (encodings, delimiters, Excel cells)
 are read right."""
 
 import csv

@@ -1,7 +1,8 @@
-"""Files built to cost the server far more than a staff list could (issue 8, "Files"): a
-workbook of millions of strings, rows or cells, a header of 200,000 columns, and text in
-mixed encodings. Each is refused with a plain-English message, the web request reads no
-workbook in full, and text is decoded right or not at all, never stored garbled."""
+"""Files built to cost the server far more than a staff list could (the limits of
+docs/data-formats.md): a workbook of millions of strings, rows or cells, a header of 200,000
+columns, and text in mixed encodings. Each is refused with a plain-English message, the web
+request reads no workbook in full, and text is decoded right or not at all, never stored
+garbled."""
 
 import csv
 import io

@@ -1,5 +1,6 @@
 """Bulk, not per row: checking and importing 1,000 rows issues no more queries than 100 rows
-in the same number of batches (issue 3 point 7), and the cycle collector is paused only for
+in the same number of batches (the import works on batches, never row by row:
+docs/decisions/0003-identity-matching.md), and the cycle collector is paused only for
 the batch loops."""
 
 import gc

@@ -1,6 +1,6 @@
 """Staff list files are checked at most so many times an hour per account and per
-organisation, uploads and leads' previews alike (issue 8: the check step was an oracle with
-no limit)."""
+organisation, uploads and leads' previews alike (docs/decisions/0011: without a limit the
+check step could be asked about people again and again)."""
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile

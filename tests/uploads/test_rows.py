@@ -1,4 +1,4 @@
-"""Every row is checked (DESIGN.md section 6): each problem is reported with the employer's
+"""Every row is checked (docs/data-formats.md): each problem is reported with the employer's
 row number, the column, the value, and what to do; a file with any error imports nothing."""
 
 import pytest

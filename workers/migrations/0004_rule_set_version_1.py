@@ -1,4 +1,4 @@
-"""Rule set version 1 (DESIGN.md section 8) from workers/data/rule_set_v1.json, and on
+"""Rule set version 1 (docs/eligibility.md) from workers/data/rule_set_v1.json, and on
 PostgreSQL a trigger that refuses to change or delete a published rule set."""
 
 import json
