@@ -630,9 +630,9 @@ def start_campaign(
         },
         request=request,
     )
-    from bookings.tasks import release_campaign
+    from bookings.tasks import release_campaign_task
 
-    transaction.on_commit(lambda: release_campaign.delay(campaign.pk))
+    transaction.on_commit(lambda: release_campaign_task.delay(campaign.pk))
     return campaign
 
 

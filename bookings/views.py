@@ -298,7 +298,7 @@ def route_area(request):
         return _forbidden(request)
     authority_id = request.user.local_authority_id
     user_id = request.user.pk
-    transaction.on_commit(lambda: tasks.route_area_workers.delay(authority_id, user_id))
+    transaction.on_commit(lambda: tasks.route_area_workers_task.delay(authority_id, user_id))
     messages.success(
         request, "We are routing the workers in your area. Refresh this page in a minute."
     )
@@ -406,7 +406,7 @@ def campaign_release(request, pk: int):
     if refused := _lead_only(request):
         return refused
     if campaign.is_active:
-        transaction.on_commit(lambda: tasks.release_campaign.delay(campaign.pk))
+        transaction.on_commit(lambda: tasks.release_campaign_task.delay(campaign.pk))
         messages.success(
             request, "We are checking for free places and sending more invitations if there are."
         )
