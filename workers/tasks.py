@@ -3,8 +3,6 @@
 from celery import shared_task
 from django.db import OperationalError
 
-from workers import services
-
 
 @shared_task(
     name="workers.tasks.reassess_undecided_task",
@@ -14,4 +12,6 @@ from workers import services
 )
 def reassess_undecided_task(reassessment_id: int) -> int:
     """Safe to run twice: it resumes after the last finished chunk and skips unchanged rows."""
+    from workers import services
+
     return services.run_reassessment(reassessment_id=reassessment_id).changed
