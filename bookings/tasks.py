@@ -52,7 +52,7 @@ def release_active_campaigns_task() -> int:
     invitations.follow_message_outcomes()
     campaign_ids = invitations.running_campaign_ids()
     for campaign_id in campaign_ids:
-        release_campaign_task.delay(campaign_id)
+        invitations.queue_release(campaign_id=campaign_id)
     return len(campaign_ids)
 
 
