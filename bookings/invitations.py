@@ -630,10 +630,16 @@ def start_campaign(
         },
         request=request,
     )
-    from bookings.tasks import release_campaign
-
-    transaction.on_commit(lambda: release_campaign.delay(campaign.pk))
+    queue_release(campaign_id=campaign.pk)
     return campaign
+
+
+def queue_release(*, campaign_id: int) -> None:
+    """Release what the campaign's sites have room for in the background, once the caller's
+    transaction commits (at once outside one)."""
+    from bookings.tasks import release_campaign_task
+
+    transaction.on_commit(lambda: release_campaign_task.delay(campaign_id))
 
 
 @transaction.atomic

@@ -159,15 +159,15 @@ def queue_messages(messages: Iterable[OutgoingMessage]) -> list[int]:
 def enqueue(ids_by_channel: dict[str, list[int]], *, countdown: float | None = None) -> None:
     """Put send tasks for these ids on each channel's queue, in chunks. A broker that cannot
     be reached loses nothing: the rows stay pending and the sweep queues them again."""
-    from bookings.tasks import send_messages
+    from bookings.tasks import send_messages_task
 
     chunk = max(1, settings.MESSAGE_TASK_CHUNK)
     total = sum(len(ids) for ids in ids_by_channel.values())
     try:
-        with send_messages.app.producer_or_acquire() as producer:
+        with send_messages_task.app.producer_or_acquire() as producer:
             for channel, ids in ids_by_channel.items():
                 for start in range(0, len(ids), chunk):
-                    send_messages.apply_async(
+                    send_messages_task.apply_async(
                         args=[ids[start : start + chunk]],
                         queue=QUEUES[channel],
                         countdown=countdown,

@@ -438,6 +438,15 @@ def route_workers(
     return summary
 
 
+def queue_area_routing(*, local_authority_id: int, actor=None) -> None:
+    """Route every worker of one local authority in the background, once the caller's
+    transaction commits."""
+    from bookings.tasks import route_area_workers_task
+
+    actor_id = actor.pk if actor is not None else None
+    transaction.on_commit(lambda: route_area_workers_task.delay(local_authority_id, actor_id))
+
+
 def _decide(*, policy_keys: dict[tuple, int], districts: set[str]) -> dict[tuple, Choice]:
     """The choice for every (policy key, district)."""
     grid = active_site_grid()

@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from bookings import invitations, outbox, routing, services, tasks
+from bookings import invitations, outbox, routing, services
 from bookings.forms import (
     CampaignForm,
     CancelSessionForm,
@@ -296,9 +296,9 @@ def unrouted_workers(request):
 def route_area(request):
     if not has_role(request.user, Role.LOCAL_LEAD):
         return _forbidden(request)
-    authority_id = request.user.local_authority_id
-    user_id = request.user.pk
-    transaction.on_commit(lambda: tasks.route_area_workers.delay(authority_id, user_id))
+    routing.queue_area_routing(
+        local_authority_id=request.user.local_authority_id, actor=request.user
+    )
     messages.success(
         request, "We are routing the workers in your area. Refresh this page in a minute."
     )
@@ -406,7 +406,7 @@ def campaign_release(request, pk: int):
     if refused := _lead_only(request):
         return refused
     if campaign.is_active:
-        transaction.on_commit(lambda: tasks.release_campaign.delay(campaign.pk))
+        invitations.queue_release(campaign_id=campaign.pk)
         messages.success(
             request, "We are checking for free places and sending more invitations if there are."
         )

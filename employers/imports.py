@@ -669,10 +669,10 @@ def create_upload(
                 details={"employer_id": employer.pk, "file_hash": file_hash, "mode": mode},
             )
             if enqueue:
-                from employers.tasks import validate_staff_upload
+                from employers.tasks import validate_staff_upload_task
 
                 upload_id = upload.pk
-                transaction.on_commit(lambda: validate_staff_upload.delay(upload_id))
+                transaction.on_commit(lambda: validate_staff_upload_task.delay(upload_id))
     except IntegrityError:
         # The same file is already being checked or waiting for review: that one wins.
         existing = StaffUpload.objects.filter(
@@ -752,10 +752,10 @@ def request_import(*, user, upload: StaffUpload) -> StaffUpload:
         locked.status = StaffUpload.Status.IMPORTING
         locked.imported_by = user if user is not None and user.pk else None
         locked.save(update_fields=["status", "imported_by"])
-        from employers.tasks import import_staff_upload
+        from employers.tasks import import_staff_upload_task
 
         upload_id, user_id = locked.pk, getattr(user, "pk", None)
-        transaction.on_commit(lambda: import_staff_upload.delay(upload_id, user_id))
+        transaction.on_commit(lambda: import_staff_upload_task.delay(upload_id, user_id))
     return locked
 
 
@@ -797,11 +797,11 @@ def commit_staff_upload(*, user, upload: StaffUpload) -> StaffUpload:
                 locked.imported_by = user
             locked.save()
             _discard_content(locked.pk)
-            from employers.tasks import assess_imported_staff
+            from employers.tasks import assess_imported_staff_task
 
             employer_id = locked.employer_id
             # New and changed staff are assessed against the eligibility rules once imported.
-            transaction.on_commit(lambda: assess_imported_staff.delay(employer_id))
+            transaction.on_commit(lambda: assess_imported_staff_task.delay(employer_id))
             audit.record(
                 verb="staff_upload.imported",
                 actor=user,
@@ -859,10 +859,10 @@ def release_waiting_uploads(*, employer: Employer) -> list[int]:
         for upload in StaffUpload.objects.filter(pk__in=waiting):
             _fail(upload, NOT_APPROVED)
         return waiting
-    from employers.tasks import import_waiting_uploads
+    from employers.tasks import import_waiting_uploads_task
 
     employer_id = employer.pk
-    transaction.on_commit(lambda: import_waiting_uploads.delay(employer_id))
+    transaction.on_commit(lambda: import_waiting_uploads_task.delay(employer_id))
     return waiting
 
 

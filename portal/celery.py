@@ -5,7 +5,7 @@ import os
 import socket
 
 from celery import Celery, bootsteps
-from celery.signals import worker_shutdown
+from celery.signals import task_unknown, worker_shutdown
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 logger = logging.getLogger(__name__)
@@ -53,6 +53,41 @@ class Heartbeat(bootsteps.StartStopStep):
 
 
 app.steps["worker"].add(Heartbeat)
+
+# The names tasks had before they were named *_task (issue 9). A message queued under one of
+# them before the deploy is sent again under the new name rather than dropped. Drop this once
+# a release has passed with it: by then no queue holds the old names.
+RENAMED_TASKS = {
+    old: f"{old}_task"
+    for old in (
+        "employers.tasks.validate_staff_upload",
+        "employers.tasks.import_staff_upload",
+        "employers.tasks.import_waiting_uploads",
+        "employers.tasks.assess_imported_staff",
+        "workers.tasks.reassess_undecided",
+        "bookings.tasks.route_area_workers",
+        "bookings.tasks.send_messages",
+        "bookings.tasks.sweep_messages",
+        "bookings.tasks.release_campaign",
+        "bookings.tasks.release_active_campaigns",
+        "bookings.tasks.send_invitation_reminders",
+        "bookings.tasks.expire_invitations",
+        "portal.tasks.expire_colleague_invitations",
+    )
+}
+
+
+@task_unknown.connect
+def _forward_renamed_task(sender=None, message=None, name=None, **kwargs):
+    """The worker has already rejected the message (and logged it as unknown); queue the same
+    arguments again, on the same queue, under the task's new name."""
+    new_name = RENAMED_TASKS.get(name)
+    if new_name is None or message is None:
+        return
+    args, task_kwargs, _embed = message.decode()
+    queue = (message.delivery_info or {}).get("routing_key") or None
+    app.send_task(new_name, args=args, kwargs=task_kwargs, queue=queue)
+    logger.warning("Forwarded a message for %s to %s", name, new_name)
 
 
 @app.on_after_configure.connect

@@ -386,24 +386,24 @@ CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_TASK_QUEUES = [Queue("celery"), Queue("outbox.email"), Queue("outbox.sms")]
 CELERY_BEAT_SCHEDULE = {
     "clear-expired-colleague-invitations": {
-        "task": "portal.tasks.expire_colleague_invitations",
+        "task": "portal.tasks.expire_colleague_invitations_task",
         "schedule": crontab(minute=15, hour=3),
     },
     "sweep-message-outbox": {
-        "task": "bookings.tasks.sweep_messages",
+        "task": "bookings.tasks.sweep_messages_task",
         "schedule": timedelta(seconds=MESSAGE_SWEEP_SECONDS),
     },
     # Release more invitations as capacity frees or is added, and follow message outcomes.
     "release-campaign-invitations": {
-        "task": "bookings.tasks.release_active_campaigns",
+        "task": "bookings.tasks.release_active_campaigns_task",
         "schedule": timedelta(minutes=env.int("INVITATION_RELEASE_MINUTES", default=10)),
     },
     "send-invitation-reminders": {
-        "task": "bookings.tasks.send_invitation_reminders",
+        "task": "bookings.tasks.send_invitation_reminders_task",
         "schedule": crontab(minute=0, hour="9-17"),
     },
     "expire-invitations": {
-        "task": "bookings.tasks.expire_invitations",
+        "task": "bookings.tasks.expire_invitations_task",
         "schedule": crontab(minute=30, hour=2),
     },
 }

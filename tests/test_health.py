@@ -126,7 +126,7 @@ def test_filesystem_transport_runs_a_task_end_to_end(tmp_path, start_worker):
             "store_processed": False,
         },
     )
-    sender.send_task("portal.tasks.expire_colleague_invitations")
+    sender.send_task("portal.tasks.expire_colleague_invitations_task")
 
     gone = poll(lambda: not ColleagueInvitation.objects.filter(pk=expired.pk).exists(), bool)
     assert gone, worker.output()

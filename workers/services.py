@@ -358,9 +358,9 @@ def publish_rule_set(*, rule_set: RuleSet, user) -> RuleSet:
         target=draft,
         details={"version": version, "reassessment_id": reassessment.pk},
     )
-    from workers.tasks import reassess_undecided
+    from workers.tasks import reassess_undecided_task
 
-    transaction.on_commit(lambda: reassess_undecided.delay(reassessment.pk))
+    transaction.on_commit(lambda: reassess_undecided_task.delay(reassessment.pk))
     return draft
 
 

@@ -59,7 +59,7 @@ def test_a_campaign_in_a_real_worker_sends_each_worker_one_email(
     assert page.status_code == 200 and "The place we picked for you" in page.text
 
     # The scheduled release finds no more room and sends nothing more.
-    celery_app.send_task("bookings.tasks.release_active_campaigns")
+    celery_app.send_task("bookings.tasks.release_active_campaigns_task")
     poll(lambda: None, lambda _: False, deadline_seconds=5)
     assert Message.objects.count() == 6
     assert len(emails(mail)) == 6

@@ -75,12 +75,14 @@ def test_queued_messages_are_pending_rows_sent_to_their_channel_queue_after_comm
 def test_send_tasks_are_chunked_onto_per_channel_queues(
     postgres, settings, monkeypatch, django_capture_on_commit_callbacks
 ):
-    from bookings.tasks import send_messages
+    from bookings.tasks import send_messages_task
 
     settings.MESSAGE_TASK_CHUNK = 2
     sent = []
     monkeypatch.setattr(
-        send_messages, "apply_async", lambda args, queue, **kwargs: sent.append((queue, args[0]))
+        send_messages_task,
+        "apply_async",
+        lambda args, queue, **kwargs: sent.append((queue, args[0])),
     )
     ids = queue(
         *[email(f"p{n}@example.org") for n in range(5)],

@@ -155,7 +155,7 @@ def test_workers_without_q_take_the_outbox_queues():
     names = {queue.name for queue in settings.CELERY_TASK_QUEUES}
     assert {"celery", "outbox.email", "outbox.sms"} <= names
     assert settings.CELERY_BEAT_SCHEDULE["sweep-message-outbox"]["task"] == (
-        "bookings.tasks.sweep_messages"
+        "bookings.tasks.sweep_messages_task"
     )
 
 

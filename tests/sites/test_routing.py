@@ -324,9 +324,9 @@ def test_lead_asks_for_their_area_to_be_routed_again(client, django_capture_on_c
 
 
 def test_routing_task_routes_the_area_and_is_safe_to_run_twice():
-    from bookings.tasks import route_area_workers
+    from bookings.tasks import route_area_workers_task
 
     worker = worker_in(postcode="LS1 4AP")
-    assert route_area_workers(local_authority().pk) == 1
-    assert route_area_workers(local_authority().pk) == 1
+    assert route_area_workers_task(local_authority().pk) == 1
+    assert route_area_workers_task(local_authority().pk) == 1
     assert Route.objects.filter(worker=worker, is_unrouted=True).count() == 1

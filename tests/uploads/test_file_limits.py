@@ -159,9 +159,9 @@ def test_a_utf8_mark_before_windows_1252_text_is_read_as_windows_1252(
     response = post_file(client, employer, content)
     assert response.status_code == 302
     upload = StaffUpload.objects.get()
-    from employers.tasks import validate_staff_upload
+    from employers.tasks import validate_staff_upload_task
 
-    validate_staff_upload(upload.pk)
+    validate_staff_upload_task(upload.pk)
     upload.refresh_from_db()
     commit_staff_upload(user=None, upload=upload)
     assert Worker.objects.values_list("first_name", "last_name").get() == ("Zoë", "Brontë")

@@ -202,7 +202,7 @@ def test_an_unapproved_organisation_is_kept_apart_until_approved(
     postgres, employer, local_authority, django_capture_on_commit_callbacks
 ):
     from employers.services import approve_employer
-    from employers.tasks import import_waiting_uploads
+    from employers.tasks import import_waiting_uploads_task
 
     imported(employer, [person(1)])
     pending = EmployerFactory(
@@ -222,7 +222,7 @@ def test_an_unapproved_organisation_is_kept_apart_until_approved(
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         approve_employer(lead=lead, employer=pending)
     assert callbacks
-    assert import_waiting_uploads(pending.pk) == 1
+    assert import_waiting_uploads_task(pending.pk) == 1
     assert StaffUpload.objects.get(pk=upload.pk).status == StaffUpload.Status.IMPORTED
     assert Employment.objects.filter(employer=pending).count() == 2
     assert Worker.objects.count() == 2  # person 1 matched by NHS number, person 2 new
@@ -274,13 +274,13 @@ def test_replace_mode_marks_missing_staff_as_left(postgres, employer, other_empl
 def test_imported_staff_are_queued_for_eligibility_assessment(
     postgres, employer, django_capture_on_commit_callbacks
 ):
-    from employers.tasks import assess_imported_staff
+    from employers.tasks import assess_imported_staff_task
     from workers.models import EligibilityDecision
 
     upload = check(employer, csv_bytes([person(1), person(2, direct_contact="No")]))
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         commit_staff_upload(user=None, upload=upload)
     assert len(callbacks) == 1
-    assert assess_imported_staff(employer.pk) == 2
+    assert assess_imported_staff_task(employer.pk) == 2
     outcomes = set(EligibilityDecision.objects.values_list("outcome", flat=True))
     assert outcomes == {"eligible", "not_eligible"}

@@ -45,9 +45,9 @@ def test_upload_check_review_and_confirm(
     assert b"Checking rows: 0 of 2" in progress.content
     assert "HX-Refresh" not in progress
 
-    from employers.tasks import validate_staff_upload
+    from employers.tasks import validate_staff_upload_task
 
-    validate_staff_upload(upload.pk)
+    validate_staff_upload_task(upload.pk)
     progress = client.get(reverse("employers:upload_progress", args=[upload.pk]))
     assert progress["HX-Refresh"] == "true"
     review = client.get(response["Location"])
@@ -59,10 +59,10 @@ def test_upload_check_review_and_confirm(
         client.post(reverse("employers:upload_confirm", args=[upload.pk]))
         client.post(reverse("employers:upload_confirm", args=[upload.pk]))
     assert len(callbacks) == 1  # a double click queues one import
-    from employers.tasks import import_staff_upload
+    from employers.tasks import import_staff_upload_task
 
-    import_staff_upload(upload.pk, employer_user.pk)
-    import_staff_upload(upload.pk, employer_user.pk)
+    import_staff_upload_task(upload.pk, employer_user.pk)
+    import_staff_upload_task(upload.pk, employer_user.pk)
     upload.refresh_from_db()
     assert upload.status == StaffUpload.Status.IMPORTED
     assert Employment.objects.filter(employer=employer).count() == 2
@@ -80,9 +80,9 @@ def test_errors_are_listed_under_the_summary_and_downloadable(
     with django_capture_on_commit_callbacks(execute=False):
         post_file(client, employer, csv_bytes(rows))
     upload = StaffUpload.objects.get()
-    from employers.tasks import validate_staff_upload
+    from employers.tasks import validate_staff_upload_task
 
-    validate_staff_upload(upload.pk)
+    validate_staff_upload_task(upload.pk)
     page = client.get(reverse("employers:upload_detail", args=[upload.pk])).content.decode()
     assert page.index('id="count-errors">125<') < page.index('id="upload-errors"')
     assert "Import" not in page.split('id="upload-errors"')[0].split("Nothing has been imported")[1]
