@@ -54,7 +54,7 @@ class Heartbeat(bootsteps.StartStopStep):
 
 app.steps["worker"].add(Heartbeat)
 
-# The names tasks had before they were named *_task (issue 9). A message queued under one of
+# The names tasks had before they were named *_task (docs/decisions/0012). A message queued under one of
 # them before the deploy is sent again under the new name rather than dropped. Drop this once
 # a release has passed with it: by then no queue holds the old names.
 RENAMED_TASKS = {
