@@ -9,7 +9,7 @@ import json
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import JsonResponse
@@ -36,10 +36,6 @@ from workers.selectors import attach_shown_records
 CALENDAR_DAYS = 28
 
 
-def _forbidden(request):
-    return render(request, "portal/forbidden.html", status=403)
-
-
 def _show_errors(form, error: ValidationError) -> None:
     for field, problems in error.message_dict.items():
         form.add_error(field if field in form.fields else None, problems)
@@ -58,7 +54,7 @@ def site_list(request):
 @login_required
 def site_create(request):
     if not services.can_manage_sites(request.user):
-        return _forbidden(request)
+        raise PermissionDenied
     form = SiteForm(request.POST or None, user=request.user, initial={"is_active": True})
     if request.method == "POST" and form.is_valid():
         try:
@@ -75,7 +71,7 @@ def site_create(request):
 def site_edit(request, pk: int):
     site = get_object_or_404(VaccinationSite.objects.visible_to(request.user), pk=pk)
     if not services.can_manage_sites(request.user):
-        return _forbidden(request)
+        raise PermissionDenied
     form = SiteForm(request.POST or None, user=request.user, initial=SiteForm.initial_for(site))
     if request.method == "POST" and form.is_valid():
         changes = dict(form.cleaned_data)
@@ -147,7 +143,7 @@ def site_calendar(request, pk: int):
 def session_create(request, pk: int):
     site = get_object_or_404(VaccinationSite.objects.visible_to(request.user), pk=pk)
     if not services.can_manage_sessions(request.user, site):
-        return _forbidden(request)
+        raise PermissionDenied
     form = SessionForm(request.POST or None, site=site)
     if request.method == "POST" and form.is_valid():
         plan = form.cleaned_data["plan"]
@@ -199,7 +195,7 @@ def session_detail(request, pk: int):
 def session_capacity(request, pk: int):
     session = _session_for(request, pk)
     if not services.can_manage_sessions(request.user, session.site):
-        return _forbidden(request)
+        raise PermissionDenied
     form = CapacityForm(request.POST or None, initial={"vaccinators": session.vaccinators})
     if request.method == "POST" and form.is_valid():
         try:
@@ -223,7 +219,7 @@ def session_capacity(request, pk: int):
 def session_cancel(request, pk: int):
     session = _session_for(request, pk)
     if not services.can_manage_sessions(request.user, session.site):
-        return _forbidden(request)
+        raise PermissionDenied
     form = CancelSessionForm(request.POST or None)
     booked = people_booked_into(user=request.user, session=session)
     if request.method == "POST" and form.is_valid():
@@ -254,7 +250,7 @@ def session_cancel(request, pk: int):
 @login_required
 def routing_policy(request):
     if not has_role(request.user, Role.LOCAL_LEAD):
-        return _forbidden(request)
+        raise PermissionDenied
     authority = request.user.local_authority
     policy = RoutingPolicy.for_authorities([authority.pk])[authority.pk]
     form = RoutingPolicyForm(request.POST or None, initial=RoutingPolicyForm.initial_for(policy))
@@ -285,7 +281,7 @@ def routing_policy(request):
 @login_required
 def unrouted_workers(request):
     if not has_role(request.user, Role.LOCAL_LEAD):
-        return _forbidden(request)
+        raise PermissionDenied
     page = Paginator(routing.unrouted_routes(request.user), 50).get_page(request.GET.get("page"))
     page.object_list = attach_shown_records(request.user, page.object_list)
     return render(request, "bookings/unrouted_workers.html", {"page": page})
@@ -295,7 +291,7 @@ def unrouted_workers(request):
 @require_POST
 def route_area(request):
     if not has_role(request.user, Role.LOCAL_LEAD):
-        return _forbidden(request)
+        raise PermissionDenied
     authority_id = request.user.local_authority_id
     user_id = request.user.pk
     transaction.on_commit(lambda: tasks.route_area_workers.delay(authority_id, user_id))
@@ -331,8 +327,9 @@ def notify_delivery_receipt(request):
 # Campaigns and invitations (local leads), and the worker's invitation link (no sign-in)
 
 
-def _lead_only(request):
-    return None if invitations.can_run_campaigns(request.user) else _forbidden(request)
+def _require_campaign_lead(request) -> None:
+    if not invitations.can_run_campaigns(request.user):
+        raise PermissionDenied
 
 
 @login_required
@@ -347,8 +344,7 @@ def campaign_list(request):
 
 @login_required
 def campaign_start(request):
-    if refused := _lead_only(request):
-        return refused
+    _require_campaign_lead(request)
     authority = request.user.local_authority
     policy = RoutingPolicy.for_authorities([authority.pk])[authority.pk]
     form = CampaignForm(
@@ -403,8 +399,7 @@ def campaign_detail(request, pk: int):
 @require_POST
 def campaign_release(request, pk: int):
     campaign = get_object_or_404(Campaign.objects.visible_to(request.user), pk=pk)
-    if refused := _lead_only(request):
-        return refused
+    _require_campaign_lead(request)
     if campaign.is_active:
         transaction.on_commit(lambda: tasks.release_campaign.delay(campaign.pk))
         messages.success(
@@ -417,8 +412,7 @@ def campaign_release(request, pk: int):
 @require_POST
 def campaign_stop(request, pk: int):
     campaign = get_object_or_404(Campaign.objects.visible_to(request.user), pk=pk)
-    if refused := _lead_only(request):
-        return refused
+    _require_campaign_lead(request)
     invitations.stop_campaign(lead=request.user, campaign=campaign, request=request)
     messages.success(request, "You stopped the campaign. Invitations already sent still work.")
     return redirect("bookings:campaign_detail", pk=campaign.pk)
@@ -476,8 +470,7 @@ def invitation_resend(request, pk: int):
         Invitation.objects.visible_to(request.user).select_related("worker"), pk=pk
     )
     attach_shown_records(request.user, [invitation])
-    if refused := _lead_only(request):
-        return refused
+    _require_campaign_lead(request)
     error = None
     if request.method == "POST":
         try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
 from django.core import signing
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, render
@@ -43,10 +44,6 @@ EMPLOYER_CHOICES = 1000
 # Long enough to read the results over a working session; the page says so when it passes.
 RESULTS_MAX_AGE = 8 * 60 * 60
 EXPIRED = "These results have expired. Upload the file again to see them."
-
-
-def _forbidden(request):
-    return render(request, "portal/forbidden.html", status=403)
 
 
 def _salt(user) -> str:
@@ -141,7 +138,7 @@ def _chosen_employer(request) -> Employer | None:
 @login_required
 def eligibility_preview(request):
     if not can_preview(request.user):
-        return _forbidden(request)
+        raise PermissionDenied
     employer = _chosen_employer(request)
     form = EligibilityPreviewForm(
         request.POST or None,
@@ -219,7 +216,7 @@ def _posted_results(request):
 def eligibility_preview_results(request):
     """Another page of the results (the Previous and Next buttons post the results back)."""
     if not can_preview(request.user):
-        return _forbidden(request)
+        raise PermissionDenied
     token, payload, refused = _posted_results(request)
     if refused is not None:
         return refused
@@ -232,7 +229,7 @@ def eligibility_preview_results(request):
 def eligibility_preview_csv(request):
     """Every assessed row as CSV: ``row,staff_reference,outcome,reason`` in file order."""
     if not can_preview(request.user):
-        return _forbidden(request)
+        raise PermissionDenied
     _token, payload, refused = _posted_results(request)
     if refused is not None:
         return refused

@@ -7,8 +7,8 @@ import datetime
 import io
 
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import FileResponse
-from django.shortcuts import render
 from django.views.decorators.http import require_GET
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
@@ -186,15 +186,11 @@ def build_template_workbook() -> Workbook:
     return workbook
 
 
-def _forbidden(request):
-    return render(request, "portal/forbidden.html", status=403)
-
-
 @require_GET
 @login_required
 def template_csv(request):
     if not _may_download(request.user):
-        return _forbidden(request)
+        raise PermissionDenied
     example = example_row()
     return csv_response(f"{FILENAME}.csv", HEADERS, [[example[c.key] for c in COLUMNS]])
 
@@ -203,7 +199,7 @@ def template_csv(request):
 @login_required
 def template_xlsx(request):
     if not _may_download(request.user):
-        return _forbidden(request)
+        raise PermissionDenied
     buffer = io.BytesIO()
     build_template_workbook().save(buffer)
     buffer.seek(0)

@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404, redirect, render
@@ -31,10 +32,6 @@ from workers.selectors import staff_status_counts
 PAGE_SIZE = 50
 
 
-def _forbidden(request):
-    return render(request, "portal/forbidden.html", status=403)
-
-
 def _url_or_none(name: str, **kwargs) -> str | None:
     """A link to a page another part of the portal may not have installed yet."""
     try:
@@ -47,7 +44,7 @@ def _url_or_none(name: str, **kwargs) -> str | None:
 @require_http_methods(["GET", "POST"])
 def register(request):
     if not services.can_register_employer(request.user):
-        return _forbidden(request)
+        raise PermissionDenied
     form = EmployerRegistrationForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():
         try:
@@ -127,7 +124,7 @@ def employer_list(request):
 @login_required
 def approval_queue(request):
     if not services.can_decide_employers(request.user):
-        return _forbidden(request)
+        raise PermissionDenied
     return _employer_index(request, default_status=Employer.Status.PENDING, queue=True)
 
 
@@ -168,7 +165,7 @@ def decide(request, pk: int):
         pk=pk,
     )
     if not services.can_decide_employers(request.user):
-        return _forbidden(request)
+        raise PermissionDenied
     form = DecisionForm(request.POST or None)
     stale = False
     if request.method == "POST" and form.is_valid():
@@ -289,7 +286,7 @@ def employment_detail(request, pk: int):
 def employment_left(request, pk: int):
     employment = _employment(request, pk)
     if not services.can_mark_employment_left(request.user):
-        return _forbidden(request)
+        raise PermissionDenied
     if employment.status == Employment.Status.LEFT:
         messages.info(request, f"{employment.full_name} is already marked as left.")
         return redirect("employers:employment", pk=employment.pk)

@@ -7,9 +7,10 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.password_validation import validate_password
-from django.core.exceptions import ValidationError
-from django.http import JsonResponse
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpResponseServerError, JsonResponse
 from django.shortcuts import redirect, render
+from django.template import loader
 from django.urls import NoReverseMatch, reverse
 from django.utils.http import urlencode
 from django.views.decorators.cache import never_cache
@@ -60,7 +61,7 @@ def _url_or_none(name: str) -> str | None:
 @login_required
 def overview(request):
     if request.user.role != Role.NHS_TEAM and not is_administrator(request.user):
-        return render(request, "portal/forbidden.html", status=403)
+        raise PermissionDenied
     return render(request, "portal/overview.html", {"figures": overview_figures(request.user)})
 
 
@@ -69,6 +70,13 @@ def overview(request):
 def healthz(request):
     healthy, report = health_report()
     return JsonResponse(report, status=200 if healthy else 503)
+
+
+def server_error(request):
+    """The NHS.UK error page, rendered without the request's context processors or any query:
+    whatever broke the page (the database, a context processor) must not break this one."""
+    page = loader.get_template("500.html").render({"service_name": settings.SERVICE_NAME})
+    return HttpResponseServerError(page)
 
 
 def accessibility(request):
@@ -110,7 +118,7 @@ class InviteColleagueForm(forms.Form):
 def invite_colleague(request):
     user = request.user
     if user.role not in (Role.LOCAL_LEAD, Role.EMPLOYER):
-        return render(request, "portal/forbidden.html", status=403)
+        raise PermissionDenied
     employer_choices = None
     if user.role == Role.EMPLOYER:
         employer_choices = invitations.invitable_employers(user)

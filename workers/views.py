@@ -37,10 +37,6 @@ def _can_review(user) -> bool:
     return is_administrator(user) or user.role == Role.LOCAL_LEAD
 
 
-def _forbidden(request):
-    return render(request, "portal/forbidden.html", status=403)
-
-
 @login_required
 def worker_list(request):
     query = request.GET.get("q", "").strip()
@@ -73,8 +69,6 @@ def worker_detail(request, pk: int):
             raise Http404("Not one of this worker's records you can see")
         try:
             identity.settle_identity(user=request.user, employment=chosen, request=request)
-        except PermissionDenied:
-            return _forbidden(request)
         except ValidationError as exc:
             error = exc.messages[0]
         else:
@@ -120,7 +114,7 @@ def _filter_form(request, data: QueryDict, *, one_employer: bool = False) -> Que
 @login_required
 def review_queue(request):
     if not _can_review(request.user):
-        return _forbidden(request)
+        raise PermissionDenied
     form = _filter_form(request, request.GET)
     filters = form.filters()
     queryset = selectors.review_queue(request.user, filters)
@@ -179,7 +173,7 @@ def bulk_action(request, action: str):
     if action not in BULK_ACTIONS:
         raise Http404("No such action")
     if not _can_review(request.user):
-        return _forbidden(request)
+        raise PermissionDenied
     queryset, filter_form, chosen_count = _bulk_set(request)
     rows = list(
         selectors.actionable(queryset)
@@ -371,7 +365,7 @@ def employment_review(request, pk: int):
 @login_required
 def question_list(request):
     if request.user.role != Role.EMPLOYER and not is_administrator(request.user):
-        return _forbidden(request)
+        raise PermissionDenied
     page = Paginator(selectors.open_questions(request.user), 50).get_page(request.GET.get("page"))
     return render(request, "workers/question_list.html", {"page": page})
 
@@ -380,7 +374,7 @@ def question_list(request):
 @login_required
 def question_answer(request, pk: int):
     if request.user.role != Role.EMPLOYER and not is_administrator(request.user):
-        return _forbidden(request)
+        raise PermissionDenied
     question = get_object_or_404(
         InformationRequest.objects.visible_to(request.user).select_related(
             "employment__worker", "employment__employer", "asked_by"
