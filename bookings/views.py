@@ -30,7 +30,7 @@ from bookings.forms import (
 from bookings.models import Campaign, Invitation, RoutingPolicy, Session, VaccinationSite
 from bookings.selectors import campaign_progress, people_booked_into
 from bookings.selectors import site_calendar as calendar_for_site
-from portal.roles import Role, has_role
+from portal.roles import may_manage_sites, may_route_workers, may_run_campaigns
 from workers.selectors import attach_shown_records
 
 CALENDAR_DAYS = 28
@@ -47,13 +47,13 @@ def site_list(request):
     return render(
         request,
         "bookings/site_list.html",
-        {"sites": sites, "can_manage_sites": services.can_manage_sites(request.user)},
+        {"sites": sites, "can_manage_sites": may_manage_sites(request.user)},
     )
 
 
 @login_required
 def site_create(request):
-    if not services.can_manage_sites(request.user):
+    if not may_manage_sites(request.user):
         raise PermissionDenied
     form = SiteForm(request.POST or None, user=request.user, initial={"is_active": True})
     if request.method == "POST" and form.is_valid():
@@ -70,7 +70,7 @@ def site_create(request):
 @login_required
 def site_edit(request, pk: int):
     site = get_object_or_404(VaccinationSite.objects.visible_to(request.user), pk=pk)
-    if not services.can_manage_sites(request.user):
+    if not may_manage_sites(request.user):
         raise PermissionDenied
     form = SiteForm(request.POST or None, user=request.user, initial=SiteForm.initial_for(site))
     if request.method == "POST" and form.is_valid():
@@ -106,7 +106,7 @@ def site_detail(request, pk: int):
         {
             "site": site,
             "sessions": sessions,
-            "can_manage_sites": services.can_manage_sites(request.user),
+            "can_manage_sites": may_manage_sites(request.user),
             "can_manage_sessions": services.can_manage_sessions(request.user, site),
         },
     )
@@ -249,7 +249,7 @@ def session_cancel(request, pk: int):
 
 @login_required
 def routing_policy(request):
-    if not has_role(request.user, Role.LOCAL_LEAD):
+    if not may_route_workers(request.user):
         raise PermissionDenied
     authority = request.user.local_authority
     policy = RoutingPolicy.for_authorities([authority.pk])[authority.pk]
@@ -280,7 +280,7 @@ def routing_policy(request):
 
 @login_required
 def unrouted_workers(request):
-    if not has_role(request.user, Role.LOCAL_LEAD):
+    if not may_route_workers(request.user):
         raise PermissionDenied
     page = Paginator(routing.unrouted_routes(request.user), 50).get_page(request.GET.get("page"))
     page.object_list = attach_shown_records(request.user, page.object_list)
@@ -290,7 +290,7 @@ def unrouted_workers(request):
 @login_required
 @require_POST
 def route_area(request):
-    if not has_role(request.user, Role.LOCAL_LEAD):
+    if not may_route_workers(request.user):
         raise PermissionDenied
     authority_id = request.user.local_authority_id
     user_id = request.user.pk
@@ -328,7 +328,7 @@ def notify_delivery_receipt(request):
 
 
 def _require_campaign_lead(request) -> None:
-    if not invitations.can_run_campaigns(request.user):
+    if not may_run_campaigns(request.user):
         raise PermissionDenied
 
 
@@ -338,7 +338,7 @@ def campaign_list(request):
     return render(
         request,
         "bookings/campaign_list.html",
-        {"campaigns": campaigns, "can_run": invitations.can_run_campaigns(request.user)},
+        {"campaigns": campaigns, "can_run": may_run_campaigns(request.user)},
     )
 
 
@@ -389,7 +389,7 @@ def campaign_detail(request, pk: int):
         {
             "campaign": campaign,
             "counts": counts,
-            "can_run": invitations.can_run_campaigns(request.user)
+            "can_run": may_run_campaigns(request.user)
             and request.user.local_authority_id == campaign.local_authority_id,
         },
     )
@@ -458,7 +458,7 @@ def invitation_detail(request, pk: int):
         "bookings/invitation_detail.html",
         {
             "invitation": invitation,
-            "can_resend": invitations.can_run_campaigns(request.user)
+            "can_resend": may_run_campaigns(request.user)
             and invitation.status in invitations.RESENDABLE,
         },
     )

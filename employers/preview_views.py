@@ -26,7 +26,6 @@ from employers.eligibility_preview import (
     Preview,
     PreviewRow,
     assumption_note,
-    can_preview,
     preview_for_user,
     rule_set_label,
 )
@@ -35,6 +34,7 @@ from employers.models import Employer
 from employers.services import UPLOAD_LIMIT_MESSAGE, staff_file_allowed
 from employers.staff_files import UnreadableFile
 from portal.exports import csv_response
+from portal.roles import may_preview_rule_changes
 from workers.models import RuleSet
 from workers.rules import OUTCOME_WORDS, RuleError
 
@@ -137,7 +137,7 @@ def _chosen_employer(request) -> Employer | None:
 @never_cache
 @login_required
 def eligibility_preview(request):
-    if not can_preview(request.user):
+    if not may_preview_rule_changes(request.user):
         raise PermissionDenied
     employer = _chosen_employer(request)
     form = EligibilityPreviewForm(
@@ -215,7 +215,7 @@ def _posted_results(request):
 @require_POST
 def eligibility_preview_results(request):
     """Another page of the results (the Previous and Next buttons post the results back)."""
-    if not can_preview(request.user):
+    if not may_preview_rule_changes(request.user):
         raise PermissionDenied
     token, payload, refused = _posted_results(request)
     if refused is not None:
@@ -228,7 +228,7 @@ def eligibility_preview_results(request):
 @require_POST
 def eligibility_preview_csv(request):
     """Every assessed row as CSV: ``row,staff_reference,outcome,reason`` in file order."""
-    if not can_preview(request.user):
+    if not may_preview_rule_changes(request.user):
         raise PermissionDenied
     _token, payload, refused = _posted_results(request)
     if refused is not None:

@@ -16,7 +16,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from portal.exports import XLSX_CONTENT_TYPE, csv_response, neutralise_formula
-from portal.roles import Role, is_administrator
+from portal.roles import may_download_staff_list_template
 from workers import reference
 from workers.models import ReferenceValue
 from workers.staff_columns import COLUMNS, COLUMNS_BY_KEY, HEADERS, REQUIRED_ONE_OF, example_row
@@ -30,12 +30,6 @@ YES_NO = ["Yes", "No"]
 _BOLD = Font(bold=True)
 _HEADER_FILL = PatternFill("solid", fgColor="D8DDE0")
 _WRAP = Alignment(wrap_text=True, vertical="top")
-
-
-def _may_download(user) -> bool:
-    return user.is_active and (
-        is_administrator(user) or user.role in (Role.EMPLOYER, Role.LOCAL_LEAD)
-    )
 
 
 def _cell_text(value):
@@ -189,7 +183,7 @@ def build_template_workbook() -> Workbook:
 @require_GET
 @login_required
 def template_csv(request):
-    if not _may_download(request.user):
+    if not may_download_staff_list_template(request.user):
         raise PermissionDenied
     example = example_row()
     return csv_response(f"{FILENAME}.csv", HEADERS, [[example[c.key] for c in COLUMNS]])
@@ -198,7 +192,7 @@ def template_csv(request):
 @require_GET
 @login_required
 def template_xlsx(request):
-    if not _may_download(request.user):
+    if not may_download_staff_list_template(request.user):
         raise PermissionDenied
     buffer = io.BytesIO()
     build_template_workbook().save(buffer)

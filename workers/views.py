@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 
 from portal.client_address import rate_limit_key
-from portal.roles import Role, is_administrator
+from portal.roles import may_act_for_employers, may_review_eligibility
 from portal.throttle import count_attempt
 from workers import identity, selectors, services
 from workers.forms import (
@@ -31,10 +31,6 @@ from workers.models import Employment, InformationRequest, Worker
 
 VERIFY_LIMIT = 20  # code checks per address per window
 VERIFY_WINDOW = 60 * 10  # seconds
-
-
-def _can_review(user) -> bool:
-    return is_administrator(user) or user.role == Role.LOCAL_LEAD
 
 
 @login_required
@@ -113,7 +109,7 @@ def _filter_form(request, data: QueryDict, *, one_employer: bool = False) -> Que
 
 @login_required
 def review_queue(request):
-    if not _can_review(request.user):
+    if not may_review_eligibility(request.user):
         raise PermissionDenied
     form = _filter_form(request, request.GET)
     filters = form.filters()
@@ -172,7 +168,7 @@ def _bulk_set(request):
 def bulk_action(request, action: str):
     if action not in BULK_ACTIONS:
         raise Http404("No such action")
-    if not _can_review(request.user):
+    if not may_review_eligibility(request.user):
         raise PermissionDenied
     queryset, filter_form, chosen_count = _bulk_set(request)
     rows = list(
@@ -277,7 +273,7 @@ def employment_review(request, pk: int):
         ),
         pk=pk,
     )
-    reviewer = _can_review(request.user)
+    reviewer = may_review_eligibility(request.user)
     current = employment.current_decision
     seen = {"seen_decision": current.pk if current else None}
     decide_form = DecisionForm(initial=seen)
@@ -364,7 +360,7 @@ def employment_review(request, pk: int):
 
 @login_required
 def question_list(request):
-    if request.user.role != Role.EMPLOYER and not is_administrator(request.user):
+    if not may_act_for_employers(request.user):
         raise PermissionDenied
     page = Paginator(selectors.open_questions(request.user), 50).get_page(request.GET.get("page"))
     return render(request, "workers/question_list.html", {"page": page})
@@ -373,7 +369,7 @@ def question_list(request):
 @never_cache
 @login_required
 def question_answer(request, pk: int):
-    if request.user.role != Role.EMPLOYER and not is_administrator(request.user):
+    if not may_act_for_employers(request.user):
         raise PermissionDenied
     question = get_object_or_404(
         InformationRequest.objects.visible_to(request.user).select_related(
