@@ -58,7 +58,7 @@ from bookings.outbox import (
 )
 from portal import audit
 from portal.models import LocalAuthority
-from portal.roles import Role, has_role
+from portal.roles import may_run_campaigns
 from workers.models import EligibilityDecision, Employment
 
 KIND_LABELS = routing.KIND_LABELS
@@ -571,10 +571,6 @@ for _template in TEMPLATES:
 # --- Campaigns and release in proportion to capacity --------------------------------------
 
 
-def can_run_campaigns(user) -> bool:
-    return has_role(user, Role.LOCAL_LEAD)
-
-
 def _employers():
     return Employment._meta.get_field("employer").related_model.objects
 
@@ -589,7 +585,7 @@ def start_campaign(
     """Start sending the queued invitations of the lead's area (or of one employer in it);
     the first release runs straight after the commit, then the scheduled job releases more
     as capacity frees or is added. Starting an area campaign ends the area's employer ones."""
-    if not can_run_campaigns(lead):
+    if not may_run_campaigns(lead):
         raise PermissionDenied("Only local leads start campaigns.")
     authority_id = lead.local_authority_id
     if not MIN_FACTOR <= over_invite_factor <= MAX_FACTOR:
@@ -645,7 +641,7 @@ def queue_release(*, campaign_id: int) -> None:
 @transaction.atomic
 def stop_campaign(*, lead, campaign: Campaign, request=None) -> Campaign:
     """Release no more; invitations already sent stay open."""
-    if not can_run_campaigns(lead) or campaign.local_authority_id != lead.local_authority_id:
+    if not may_run_campaigns(lead) or campaign.local_authority_id != lead.local_authority_id:
         raise PermissionDenied("Only the area's local lead stops its campaigns.")
     campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
     if campaign.is_active:
@@ -922,7 +918,7 @@ RESENDABLE = (
 def resend_invitation(*, lead, invitation_id: int, request=None) -> Invitation:
     """Send the worker a new link (to the contact details the employer holds now), with a
     new expiry date; the old invitation is marked replaced, so its links say so."""
-    if not can_run_campaigns(lead):
+    if not may_run_campaigns(lead):
         raise PermissionDenied("Only local leads resend invitations.")
     old = Invitation.objects.visible_to(lead).select_for_update(of=("self",)).get(pk=invitation_id)
     if old.status not in RESENDABLE:

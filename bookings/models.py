@@ -11,7 +11,12 @@ from django.utils import timezone
 
 from portal import postcodes
 from portal.models import LocalAuthority
-from portal.roles import Role, is_administrator
+from portal.roles import (
+    is_administrator,
+    is_local_lead,
+    is_nhs_team,
+    is_site_staff,
+)
 
 
 def site_scope(user, prefix: str = "") -> Q | None:
@@ -20,13 +25,13 @@ def site_scope(user, prefix: str = "") -> Q | None:
         return Q(pk__in=[])
     if is_administrator(user):
         return None
-    if user.role == Role.SITE_STAFF:
+    if is_site_staff(user):
         return Q(**{f"{prefix}staff__user": user})
-    if user.role == Role.NHS_TEAM:
+    if is_nhs_team(user):
         if not user.region_code:
             return None
         return Q(**{f"{prefix}local_authorities__region_code": user.region_code})
-    if user.role == Role.LOCAL_LEAD:
+    if is_local_lead(user):
         return Q(**{f"{prefix}local_authorities": user.local_authority_id})
     return Q(pk__in=[])
 
@@ -200,9 +205,9 @@ class ScopedByAuthorityQuerySet(models.QuerySet):
             return self.none()
         if is_administrator(user):
             return self.all()
-        if user.role == Role.LOCAL_LEAD:
+        if is_local_lead(user):
             return self.filter(local_authority_id=user.local_authority_id)
-        if user.role == Role.NHS_TEAM and self.nhs_team_may_see:
+        if is_nhs_team(user) and self.nhs_team_may_see:
             if user.region_code:
                 return self.filter(local_authority__region_code=user.region_code)
             return self.all()
@@ -412,7 +417,7 @@ class InvitationQuerySet(ScopedByAuthorityQuerySet):
     whichever authority's approval sent it (one person, one invitation: docs/decisions/0011)."""
 
     def visible_to(self, user):
-        if user.is_authenticated and user.is_active and user.role == Role.LOCAL_LEAD:
+        if is_local_lead(user):
             from workers.models import Employment
 
             employed_here = Employment.objects.filter(
@@ -429,7 +434,7 @@ class InvitationQuerySet(ScopedByAuthorityQuerySet):
 
     def countable_by(self, user) -> "InvitationQuerySet":
         """Invitations ``user`` may count (never list): NHS team members their region's."""
-        if user.is_authenticated and user.is_active and user.role == Role.NHS_TEAM:
+        if is_nhs_team(user):
             if user.region_code:
                 return self.filter(local_authority__region_code=user.region_code)
             return self.all()
@@ -593,11 +598,11 @@ class MessageQuerySet(models.QuerySet):
             return self.none()
         if is_administrator(user):
             return self.all()
-        if user.role == Role.NHS_TEAM:
+        if is_nhs_team(user):
             if not user.region_code:
                 return self.all()
             employed = Q(employer__local_authority__region_code=user.region_code)
-        elif user.role == Role.LOCAL_LEAD:
+        elif is_local_lead(user):
             employed = Q(employer__local_authority_id=user.local_authority_id)
         else:
             return self.none()
@@ -692,9 +697,9 @@ class BookingQuerySet(models.QuerySet):
             return self.none()
         if is_administrator(user):
             return self.all()
-        if user.role == Role.SITE_STAFF:
+        if is_site_staff(user):
             return self.filter(slot__session__site__staff__user=user)
-        if user.role == Role.LOCAL_LEAD:
+        if is_local_lead(user):
             workers = Worker.objects.visible_to(user).filter(pk=models.OuterRef("worker_id"))
             return self.filter(models.Exists(workers))
         return self.none()

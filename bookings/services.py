@@ -27,7 +27,7 @@ from bookings.models import (
 )
 from portal import audit
 from portal.models import LocalAuthority
-from portal.roles import Role, has_role, is_administrator
+from portal.roles import is_administrator, is_local_lead, is_site_staff, may_manage_sites
 
 MAX_PATTERN_WEEKS = 12
 MAX_SLOT_MINUTES = 240
@@ -35,11 +35,6 @@ MAX_VACCINATORS = 100
 
 # ---------------------------------------------------------------------------------------------
 # Sites
-
-
-def can_manage_sites(user) -> bool:
-    """Administrators and NHS team members create and change sites (in their region)."""
-    return is_administrator(user) or has_role(user, Role.NHS_TEAM)
 
 
 def manageable_local_authorities(user):
@@ -80,7 +75,7 @@ def create_site(
     is_active: bool = True,
     request=None,
 ) -> VaccinationSite:
-    if not can_manage_sites(actor):
+    if not may_manage_sites(actor):
         raise PermissionDenied("Only NHS team members and administrators add sites.")
     _check_authorities(actor, local_authorities)
     site = VaccinationSite(
@@ -120,7 +115,7 @@ def update_site(
     **changes,
 ) -> VaccinationSite:
     """Change a site's details; a changed postcode moves it to the new district centroid."""
-    if not can_manage_sites(actor):
+    if not may_manage_sites(actor):
         raise PermissionDenied("Only NHS team members and administrators change sites.")
     unknown = set(changes) - set(_SITE_FIELDS) - {"is_active"}
     if unknown:
@@ -151,7 +146,7 @@ def update_site(
 @transaction.atomic
 def add_site_staff(*, actor, site: VaccinationSite, user, request=None) -> SiteStaffMembership:
     """Make ``user`` a member of staff at ``site`` (and only there)."""
-    if not can_manage_sites(actor):
+    if not may_manage_sites(actor):
         raise PermissionDenied("Only NHS team members and administrators add site staff.")
     membership, _ = SiteStaffMembership.objects.update_or_create(user=user, defaults={"site": site})
     audit.record(
@@ -175,8 +170,7 @@ def long_date(day: datetime.date) -> str:
 def can_manage_sessions(user, site: VaccinationSite) -> bool:
     """Site staff run their own site's sessions; administrators may act for any site."""
     return is_administrator(user) or (
-        has_role(user, Role.SITE_STAFF)
-        and SiteStaffMembership.objects.filter(user=user, site=site).exists()
+        is_site_staff(user) and SiteStaffMembership.objects.filter(user=user, site=site).exists()
     )
 
 
@@ -558,7 +552,7 @@ def cancel_booking(*, booking_id: int, reason: str, actor=None, request=None) ->
 
 def can_edit_routing_policy(user, local_authority_id: int) -> bool:
     return is_administrator(user) or (
-        has_role(user, Role.LOCAL_LEAD) and user.local_authority_id == local_authority_id
+        is_local_lead(user) and user.local_authority_id == local_authority_id
     )
 
 

@@ -9,7 +9,7 @@ import json
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import JsonResponse
@@ -30,14 +30,10 @@ from bookings.forms import (
 from bookings.models import Campaign, Invitation, RoutingPolicy, Session, VaccinationSite
 from bookings.selectors import campaign_progress, people_booked_into
 from bookings.selectors import site_calendar as calendar_for_site
-from portal.roles import Role, has_role
+from portal.roles import may_manage_sites, may_route_workers, may_run_campaigns
 from workers.selectors import attach_shown_records
 
 CALENDAR_DAYS = 28
-
-
-def _forbidden(request):
-    return render(request, "portal/forbidden.html", status=403)
 
 
 def _show_errors(form, error: ValidationError) -> None:
@@ -51,14 +47,14 @@ def site_list(request):
     return render(
         request,
         "bookings/site_list.html",
-        {"sites": sites, "can_manage_sites": services.can_manage_sites(request.user)},
+        {"sites": sites, "can_manage_sites": may_manage_sites(request.user)},
     )
 
 
 @login_required
 def site_create(request):
-    if not services.can_manage_sites(request.user):
-        return _forbidden(request)
+    if not may_manage_sites(request.user):
+        raise PermissionDenied
     form = SiteForm(request.POST or None, user=request.user, initial={"is_active": True})
     if request.method == "POST" and form.is_valid():
         try:
@@ -74,8 +70,8 @@ def site_create(request):
 @login_required
 def site_edit(request, pk: int):
     site = get_object_or_404(VaccinationSite.objects.visible_to(request.user), pk=pk)
-    if not services.can_manage_sites(request.user):
-        return _forbidden(request)
+    if not may_manage_sites(request.user):
+        raise PermissionDenied
     form = SiteForm(request.POST or None, user=request.user, initial=SiteForm.initial_for(site))
     if request.method == "POST" and form.is_valid():
         changes = dict(form.cleaned_data)
@@ -110,7 +106,7 @@ def site_detail(request, pk: int):
         {
             "site": site,
             "sessions": sessions,
-            "can_manage_sites": services.can_manage_sites(request.user),
+            "can_manage_sites": may_manage_sites(request.user),
             "can_manage_sessions": services.can_manage_sessions(request.user, site),
         },
     )
@@ -147,7 +143,7 @@ def site_calendar(request, pk: int):
 def session_create(request, pk: int):
     site = get_object_or_404(VaccinationSite.objects.visible_to(request.user), pk=pk)
     if not services.can_manage_sessions(request.user, site):
-        return _forbidden(request)
+        raise PermissionDenied
     form = SessionForm(request.POST or None, site=site)
     if request.method == "POST" and form.is_valid():
         plan = form.cleaned_data["plan"]
@@ -199,7 +195,7 @@ def session_detail(request, pk: int):
 def session_capacity(request, pk: int):
     session = _session_for(request, pk)
     if not services.can_manage_sessions(request.user, session.site):
-        return _forbidden(request)
+        raise PermissionDenied
     form = CapacityForm(request.POST or None, initial={"vaccinators": session.vaccinators})
     if request.method == "POST" and form.is_valid():
         try:
@@ -223,7 +219,7 @@ def session_capacity(request, pk: int):
 def session_cancel(request, pk: int):
     session = _session_for(request, pk)
     if not services.can_manage_sessions(request.user, session.site):
-        return _forbidden(request)
+        raise PermissionDenied
     form = CancelSessionForm(request.POST or None)
     booked = people_booked_into(user=request.user, session=session)
     if request.method == "POST" and form.is_valid():
@@ -253,8 +249,8 @@ def session_cancel(request, pk: int):
 
 @login_required
 def routing_policy(request):
-    if not has_role(request.user, Role.LOCAL_LEAD):
-        return _forbidden(request)
+    if not may_route_workers(request.user):
+        raise PermissionDenied
     authority = request.user.local_authority
     policy = RoutingPolicy.for_authorities([authority.pk])[authority.pk]
     form = RoutingPolicyForm(request.POST or None, initial=RoutingPolicyForm.initial_for(policy))
@@ -284,8 +280,8 @@ def routing_policy(request):
 
 @login_required
 def unrouted_workers(request):
-    if not has_role(request.user, Role.LOCAL_LEAD):
-        return _forbidden(request)
+    if not may_route_workers(request.user):
+        raise PermissionDenied
     page = Paginator(routing.unrouted_routes(request.user), 50).get_page(request.GET.get("page"))
     page.object_list = attach_shown_records(request.user, page.object_list)
     return render(request, "bookings/unrouted_workers.html", {"page": page})
@@ -294,8 +290,8 @@ def unrouted_workers(request):
 @login_required
 @require_POST
 def route_area(request):
-    if not has_role(request.user, Role.LOCAL_LEAD):
-        return _forbidden(request)
+    if not may_route_workers(request.user):
+        raise PermissionDenied
     routing.queue_area_routing(
         local_authority_id=request.user.local_authority_id, actor=request.user
     )
@@ -331,8 +327,9 @@ def notify_delivery_receipt(request):
 # Campaigns and invitations (local leads), and the worker's invitation link (no sign-in)
 
 
-def _lead_only(request):
-    return None if invitations.can_run_campaigns(request.user) else _forbidden(request)
+def _require_campaign_lead(request) -> None:
+    if not may_run_campaigns(request.user):
+        raise PermissionDenied
 
 
 @login_required
@@ -341,14 +338,13 @@ def campaign_list(request):
     return render(
         request,
         "bookings/campaign_list.html",
-        {"campaigns": campaigns, "can_run": invitations.can_run_campaigns(request.user)},
+        {"campaigns": campaigns, "can_run": may_run_campaigns(request.user)},
     )
 
 
 @login_required
 def campaign_start(request):
-    if refused := _lead_only(request):
-        return refused
+    _require_campaign_lead(request)
     authority = request.user.local_authority
     policy = RoutingPolicy.for_authorities([authority.pk])[authority.pk]
     form = CampaignForm(
@@ -393,7 +389,7 @@ def campaign_detail(request, pk: int):
         {
             "campaign": campaign,
             "counts": counts,
-            "can_run": invitations.can_run_campaigns(request.user)
+            "can_run": may_run_campaigns(request.user)
             and request.user.local_authority_id == campaign.local_authority_id,
         },
     )
@@ -403,8 +399,7 @@ def campaign_detail(request, pk: int):
 @require_POST
 def campaign_release(request, pk: int):
     campaign = get_object_or_404(Campaign.objects.visible_to(request.user), pk=pk)
-    if refused := _lead_only(request):
-        return refused
+    _require_campaign_lead(request)
     if campaign.is_active:
         invitations.queue_release(campaign_id=campaign.pk)
         messages.success(
@@ -417,8 +412,7 @@ def campaign_release(request, pk: int):
 @require_POST
 def campaign_stop(request, pk: int):
     campaign = get_object_or_404(Campaign.objects.visible_to(request.user), pk=pk)
-    if refused := _lead_only(request):
-        return refused
+    _require_campaign_lead(request)
     invitations.stop_campaign(lead=request.user, campaign=campaign, request=request)
     messages.success(request, "You stopped the campaign. Invitations already sent still work.")
     return redirect("bookings:campaign_detail", pk=campaign.pk)
@@ -464,7 +458,7 @@ def invitation_detail(request, pk: int):
         "bookings/invitation_detail.html",
         {
             "invitation": invitation,
-            "can_resend": invitations.can_run_campaigns(request.user)
+            "can_resend": may_run_campaigns(request.user)
             and invitation.status in invitations.RESENDABLE,
         },
     )
@@ -476,8 +470,7 @@ def invitation_resend(request, pk: int):
         Invitation.objects.visible_to(request.user).select_related("worker"), pk=pk
     )
     attach_shown_records(request.user, [invitation])
-    if refused := _lead_only(request):
-        return refused
+    _require_campaign_lead(request)
     error = None
     if request.method == "POST":
         try:

@@ -17,7 +17,7 @@ from employers.imports import check_batches
 from employers.models import Employer
 from employers.staff_files import open_staff_file
 from portal import audit
-from portal.roles import Role, is_administrator
+from portal.roles import may_preview_rule_changes
 from workers.models import RuleSet
 from workers.rules import ELIGIBLE, NEEDS_INFORMATION, NOT_ELIGIBLE, OUTCOME_WORDS, Assessor
 from workers.services import facts_for
@@ -166,13 +166,6 @@ def preview_staff_file(
     )
 
 
-def can_preview(user) -> bool:
-    """Local leads and administrators preview rule changes (both sign in with MFA)."""
-    return is_administrator(user) or (
-        user.is_authenticated and user.is_active and user.role == Role.LOCAL_LEAD
-    )
-
-
 def preview_for_user(
     *,
     user,
@@ -185,7 +178,7 @@ def preview_for_user(
     """The page's preview: a lead's or administrator's, for an employer they may see (or
     none), of up to PAGE_MAX_ROWS rows. Records who ran it, on which rules, and the counts;
     no row, name or staff reference is kept."""
-    if not can_preview(user):
+    if not may_preview_rule_changes(user):
         raise PermissionDenied("Only local leads and administrators preview rule changes.")
     if (
         employer is not None

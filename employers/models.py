@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from portal.exports import neutralise_formula
 from portal.models import LocalAuthority
-from portal.roles import Role, is_administrator
+from portal.roles import is_administrator, is_employer_user, is_local_lead, is_nhs_team
 
 
 class EmployerQuerySet(models.QuerySet):
@@ -17,13 +17,13 @@ class EmployerQuerySet(models.QuerySet):
             return self.none()
         if is_administrator(user):
             return self.all()
-        if user.role == Role.LOCAL_LEAD:
+        if is_local_lead(user):
             return self.filter(local_authority_id=user.local_authority_id)
-        if user.role == Role.EMPLOYER:
+        if is_employer_user(user):
             return self.filter(
                 Exists(EmployerMembership.objects.filter(employer=OuterRef("pk"), user=user))
             )
-        if user.role == Role.NHS_TEAM:
+        if is_nhs_team(user):
             if user.region_code:
                 return self.filter(local_authority__region_code=user.region_code)
             return self.all()
@@ -107,9 +107,9 @@ class StaffUploadQuerySet(models.QuerySet):
             return self.none()
         if is_administrator(user):
             return self.all()
-        if user.role == Role.LOCAL_LEAD:
+        if is_local_lead(user):
             return self.filter(employer__local_authority_id=user.local_authority_id)
-        if user.role == Role.EMPLOYER:
+        if is_employer_user(user):
             return self.filter(
                 Exists(
                     EmployerMembership.objects.filter(employer=OuterRef("employer_id"), user=user)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
 from django.core import signing
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, render
@@ -25,7 +26,6 @@ from employers.eligibility_preview import (
     Preview,
     PreviewRow,
     assumption_note,
-    can_preview,
     preview_for_user,
     rule_set_label,
 )
@@ -34,6 +34,7 @@ from employers.models import Employer
 from employers.services import UPLOAD_LIMIT_MESSAGE, staff_file_allowed
 from employers.staff_files import UnreadableFile
 from portal.exports import csv_response
+from portal.roles import may_preview_rule_changes
 from workers.models import RuleSet
 from workers.rules import OUTCOME_WORDS, RuleError
 
@@ -43,10 +44,6 @@ EMPLOYER_CHOICES = 1000
 # Long enough to read the results over a working session; the page says so when it passes.
 RESULTS_MAX_AGE = 8 * 60 * 60
 EXPIRED = "These results have expired. Upload the file again to see them."
-
-
-def _forbidden(request):
-    return render(request, "portal/forbidden.html", status=403)
 
 
 def _salt(user) -> str:
@@ -140,8 +137,8 @@ def _chosen_employer(request) -> Employer | None:
 @never_cache
 @login_required
 def eligibility_preview(request):
-    if not can_preview(request.user):
-        return _forbidden(request)
+    if not may_preview_rule_changes(request.user):
+        raise PermissionDenied
     employer = _chosen_employer(request)
     form = EligibilityPreviewForm(
         request.POST or None,
@@ -218,8 +215,8 @@ def _posted_results(request):
 @require_POST
 def eligibility_preview_results(request):
     """Another page of the results (the Previous and Next buttons post the results back)."""
-    if not can_preview(request.user):
-        return _forbidden(request)
+    if not may_preview_rule_changes(request.user):
+        raise PermissionDenied
     token, payload, refused = _posted_results(request)
     if refused is not None:
         return refused
@@ -231,8 +228,8 @@ def eligibility_preview_results(request):
 @require_POST
 def eligibility_preview_csv(request):
     """Every assessed row as CSV: ``row,staff_reference,outcome,reason`` in file order."""
-    if not can_preview(request.user):
-        return _forbidden(request)
+    if not may_preview_rule_changes(request.user):
+        raise PermissionDenied
     _token, payload, refused = _posted_results(request)
     if refused is not None:
         return refused

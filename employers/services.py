@@ -16,7 +16,13 @@ from employers.imports import release_waiting_uploads
 from employers.models import Employer, EmployerMembership
 from portal import audit
 from portal.models import LocalAuthority, User
-from portal.roles import Role, is_administrator
+from portal.roles import (
+    Role,
+    is_employer_user,
+    may_act_for_employers,
+    may_decide_employers,
+    may_register_employer,
+)
 from portal.throttle import count_attempt
 from workers.models import Employment
 from workers.services import assess_employments
@@ -41,22 +47,6 @@ class StaleDecision(Exception):
     def __init__(self, employer: Employer):
         super().__init__(f"{employer} is already {employer.get_status_display().lower()}")
         self.employer = employer
-
-
-def can_register_employer(user) -> bool:
-    """People with no role yet, and employer users adding another organisation."""
-    return bool(
-        user.is_authenticated
-        and user.is_active
-        and not user.is_superuser
-        and user.role in ("", Role.EMPLOYER)
-    )
-
-
-def can_decide_employers(user) -> bool:
-    return bool(user.is_authenticated and user.is_active) and (
-        user.role == Role.LOCAL_LEAD or is_administrator(user)
-    )
 
 
 def _site_url(path: str) -> str:
@@ -97,7 +87,7 @@ def register_employer(
     Values arrive cleaned by ``EmployerRegistrationForm``. A CQC location ID that is already
     registered is refused without saying who holds it.
     """
-    if not can_register_employer(user):
+    if not may_register_employer(user):
         raise PermissionDenied("Only care employers can register an organisation.")
     cqc_location_id = cqc_location_id or None
     if kind == Employer.Kind.CQC_LOCATION and not cqc_location_id:
@@ -127,7 +117,7 @@ def register_employer(
     except IntegrityError as exc:
         raise RegistrationRefused(DUPLICATE_CQC_MESSAGE, field="cqc_location_id") from exc
     EmployerMembership.objects.create(user=user, employer=employer)
-    if user.role != Role.EMPLOYER:
+    if not is_employer_user(user):
         user.role = Role.EMPLOYER
         user.save(update_fields=["role"])
     audit.record(
@@ -160,7 +150,7 @@ def register_employer(
 def _decide(
     *, lead: User, employer: Employer, status: str, reason: str, verb: str, request=None
 ) -> Employer:
-    if not can_decide_employers(lead):
+    if not may_decide_employers(lead):
         raise PermissionDenied("Only local leads and administrators decide on employers.")
     # Lock the row inside the lead's scope: out of scope is DoesNotExist (the view's 404),
     # and of two leads deciding at once the second waits, then sees the first's decision.
@@ -237,19 +227,13 @@ def reject_employer(*, lead: User, employer: Employer, reason: str, request=None
     )
 
 
-def can_mark_employment_left(user) -> bool:
-    return bool(user.is_authenticated and user.is_active) and (
-        user.role == Role.EMPLOYER or is_administrator(user)
-    )
-
-
 @transaction.atomic
 def mark_employment_left(*, user: User, employment: Employment, request=None) -> Employment:
     """Record that a member of staff has left this employer (their other jobs are untouched).
 
     Marking someone who has already left changes nothing and records nothing.
     """
-    if not can_mark_employment_left(user):
+    if not may_act_for_employers(user):
         raise PermissionDenied("Only the employer can mark a member of staff as left.")
     in_scope = Employment.objects.visible_to(user).filter(pk=employment.pk)
     # visible_to may add DISTINCT, which PostgreSQL will not lock; lock the row by its key.

@@ -7,8 +7,8 @@ import datetime
 import io
 
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import FileResponse
-from django.shortcuts import render
 from django.views.decorators.http import require_GET
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
@@ -16,7 +16,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from portal.exports import XLSX_CONTENT_TYPE, csv_response, neutralise_formula
-from portal.roles import Role, is_administrator
+from portal.roles import may_download_staff_list_template
 from workers import reference
 from workers.models import ReferenceValue
 from workers.staff_columns import COLUMNS, COLUMNS_BY_KEY, HEADERS, REQUIRED_ONE_OF, example_row
@@ -30,12 +30,6 @@ YES_NO = ["Yes", "No"]
 _BOLD = Font(bold=True)
 _HEADER_FILL = PatternFill("solid", fgColor="D8DDE0")
 _WRAP = Alignment(wrap_text=True, vertical="top")
-
-
-def _may_download(user) -> bool:
-    return user.is_active and (
-        is_administrator(user) or user.role in (Role.EMPLOYER, Role.LOCAL_LEAD)
-    )
 
 
 def _cell_text(value):
@@ -186,15 +180,11 @@ def build_template_workbook() -> Workbook:
     return workbook
 
 
-def _forbidden(request):
-    return render(request, "portal/forbidden.html", status=403)
-
-
 @require_GET
 @login_required
 def template_csv(request):
-    if not _may_download(request.user):
-        return _forbidden(request)
+    if not may_download_staff_list_template(request.user):
+        raise PermissionDenied
     example = example_row()
     return csv_response(f"{FILENAME}.csv", HEADERS, [[example[c.key] for c in COLUMNS]])
 
@@ -202,8 +192,8 @@ def template_csv(request):
 @require_GET
 @login_required
 def template_xlsx(request):
-    if not _may_download(request.user):
-        return _forbidden(request)
+    if not may_download_staff_list_template(request.user):
+        raise PermissionDenied
     buffer = io.BytesIO()
     build_template_workbook().save(buffer)
     buffer.seek(0)

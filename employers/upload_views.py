@@ -14,7 +14,7 @@ from employers.models import Employer, StaffUpload, StaffUploadError
 from employers.services import UPLOAD_LIMIT_MESSAGE, staff_file_allowed
 from employers.staff_files import UnreadableFile
 from employers.upload_report import errors_csv_response
-from portal.roles import Role, is_administrator
+from portal.roles import may_act_for_employers
 
 ERRORS_PER_PAGE = 100
 
@@ -36,7 +36,7 @@ class StaffUploadForm(forms.Form):
 
 def _employer_for_upload(request, employer_pk: int) -> Employer:
     employer = get_object_or_404(Employer.objects.visible_to(request.user), pk=employer_pk)
-    if not (is_administrator(request.user) or request.user.role == Role.EMPLOYER):
+    if not may_act_for_employers(request.user):
         raise PermissionDenied
     return employer
 
@@ -52,7 +52,7 @@ def upload_list(request, employer_pk: int):
     employer = get_object_or_404(Employer.objects.visible_to(request.user), pk=employer_pk)
     uploads = StaffUpload.objects.visible_to(request.user).filter(employer=employer)
     page = Paginator(uploads.select_related("uploaded_by"), 25).get_page(request.GET.get("page"))
-    can_upload = is_administrator(request.user) or request.user.role == Role.EMPLOYER
+    can_upload = may_act_for_employers(request.user)
     return render(
         request,
         "employers/upload_list.html",
@@ -96,9 +96,7 @@ def upload_detail(request, pk: int):
     upload = _upload(request, pk)
     errors = StaffUploadError.objects.filter(upload=upload).order_by("row_number", "id")
     page = Paginator(errors, ERRORS_PER_PAGE).get_page(request.GET.get("page"))
-    can_confirm = upload.can_import and (
-        is_administrator(request.user) or request.user.role == Role.EMPLOYER
-    )
+    can_confirm = upload.can_import and may_act_for_employers(request.user)
     return render(
         request,
         "employers/upload_detail.html",

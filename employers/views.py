@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404, redirect, render
@@ -23,16 +24,17 @@ from employers.forms import (
     StaffFilterForm,
 )
 from employers.models import Employer
-from portal.roles import Role
+from portal.roles import (
+    is_employer_user,
+    may_act_for_employers,
+    may_decide_employers,
+    may_register_employer,
+)
 from workers import reference
 from workers.models import Employment, ReferenceValue
 from workers.selectors import staff_status_counts
 
 PAGE_SIZE = 50
-
-
-def _forbidden(request):
-    return render(request, "portal/forbidden.html", status=403)
 
 
 def _url_or_none(name: str, **kwargs) -> str | None:
@@ -46,8 +48,8 @@ def _url_or_none(name: str, **kwargs) -> str | None:
 @login_required
 @require_http_methods(["GET", "POST"])
 def register(request):
-    if not services.can_register_employer(request.user):
-        return _forbidden(request)
+    if not may_register_employer(request.user):
+        raise PermissionDenied
     form = EmployerRegistrationForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():
         try:
@@ -67,7 +69,7 @@ def register(request):
     return render(
         request,
         "employers/register.html",
-        {"form": form, "first": request.user.role != Role.EMPLOYER},
+        {"form": form, "first": not is_employer_user(request.user)},
     )
 
 
@@ -113,8 +115,8 @@ def _employer_index(request, *, default_status: str, queue: bool):
             "counts": counts,
             "total": counts[-1]["count"],
             "queue": queue,
-            "can_register": services.can_register_employer(request.user),
-            "can_decide": services.can_decide_employers(request.user),
+            "can_register": may_register_employer(request.user),
+            "can_decide": may_decide_employers(request.user),
         },
     )
 
@@ -126,8 +128,8 @@ def employer_list(request):
 
 @login_required
 def approval_queue(request):
-    if not services.can_decide_employers(request.user):
-        return _forbidden(request)
+    if not may_decide_employers(request.user):
+        raise PermissionDenied
     return _employer_index(request, default_status=Employer.Status.PENDING, queue=True)
 
 
@@ -154,8 +156,8 @@ def employer_detail(request, pk: int):
             "employer": employer,
             "staff_counts": staff_counts,
             "upload_url": _url_or_none("employers:upload_list", employer_pk=employer.pk),
-            "can_decide": services.can_decide_employers(request.user),
-            "is_member": request.user.role == Role.EMPLOYER,
+            "can_decide": may_decide_employers(request.user),
+            "is_member": is_employer_user(request.user),
         },
     )
 
@@ -167,8 +169,8 @@ def decide(request, pk: int):
         Employer.objects.visible_to(request.user).select_related("local_authority", "decided_by"),
         pk=pk,
     )
-    if not services.can_decide_employers(request.user):
-        return _forbidden(request)
+    if not may_decide_employers(request.user):
+        raise PermissionDenied
     form = DecisionForm(request.POST or None)
     stale = False
     if request.method == "POST" and form.is_valid():
@@ -278,7 +280,7 @@ def employment_detail(request, pk: int):
         "employers/employment_detail.html",
         {
             "employment": employment,
-            "can_mark_left": services.can_mark_employment_left(request.user)
+            "can_mark_left": may_act_for_employers(request.user)
             and employment.status == Employment.Status.ACTIVE,
         },
     )
@@ -288,8 +290,8 @@ def employment_detail(request, pk: int):
 @require_http_methods(["GET", "POST"])
 def employment_left(request, pk: int):
     employment = _employment(request, pk)
-    if not services.can_mark_employment_left(request.user):
-        return _forbidden(request)
+    if not may_act_for_employers(request.user):
+        raise PermissionDenied
     if employment.status == Employment.Status.LEFT:
         messages.info(request, f"{employment.full_name} is already marked as left.")
         return redirect("employers:employment", pk=employment.pk)

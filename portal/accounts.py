@@ -12,13 +12,13 @@ from allauth.mfa.base.forms import AuthenticateForm
 from allauth.mfa.models import Authenticator
 from allauth.mfa.totp.forms import ActivateTOTPForm
 from django import forms
-from django.conf import settings
 from rest_framework import exceptions
 from rest_framework.authentication import TokenAuthentication
 
 from portal import audit, throttle
 from portal.client_address import client_ip
 from portal.models import User
+from portal.roles import requires_mfa
 
 WRONG_SIGN_IN_DETAILS = "Your email address or password is wrong. Check them and try again."
 
@@ -42,10 +42,7 @@ def record_refused_sign_in(*, verb: str, email: str, request, **details) -> None
 
 def mfa_required_for(user) -> bool:
     """True for users whose role (or admin access) requires an authenticator app."""
-    return bool(
-        user.is_authenticated
-        and (user.role in settings.MFA_REQUIRED_ROLES or user.is_superuser or user.is_staff)
-    )
+    return requires_mfa(user)
 
 
 def must_enrol_mfa(user) -> bool:

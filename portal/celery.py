@@ -54,9 +54,9 @@ class Heartbeat(bootsteps.StartStopStep):
 
 app.steps["worker"].add(Heartbeat)
 
-# The names tasks had before they were named *_task (docs/decisions/0012). A message queued under one of
-# them before the deploy is sent again under the new name rather than dropped. Drop this once
-# a release has passed with it: by then no queue holds the old names.
+# The names tasks had before they were named *_task (docs/decisions/0012). A message queued
+# under one of them before the deploy is sent again under the new name rather than dropped.
+# Drop this once a release has passed with it: by then no queue holds the old names.
 RENAMED_TASKS = {
     old: f"{old}_task"
     for old in (

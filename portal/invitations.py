@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from portal import audit
 from portal.models import ColleagueInvitation, User
-from portal.roles import Role
+from portal.roles import is_employer_user, is_local_lead, may_take_role
 from portal.signals import colleague_joined
 
 SALT = "carevax.colleague-invitation"
@@ -78,18 +78,18 @@ def invite_colleague(
     checked here against the inviter's scope whatever the form offered.
     """
     grant: dict = {}
-    if inviter.role == Role.EMPLOYER:
+    if is_employer_user(inviter):
         allowed = {pk for pk, _name in invitable_employers(inviter)}
         if employer_id not in allowed:
             raise InvitationError("employer_out_of_scope")
         grant = {"employer_id": employer_id}
-    elif inviter.role != Role.LOCAL_LEAD:
+    elif not is_local_lead(inviter):
         raise InvitationError("not_allowed")
     secret = secrets.token_urlsafe(32)
     invitation = ColleagueInvitation.objects.create(
         email=email.strip().lower(),
         role=inviter.role,
-        local_authority=inviter.local_authority if inviter.role == Role.LOCAL_LEAD else None,
+        local_authority=inviter.local_authority if is_local_lead(inviter) else None,
         grant=grant,
         invited_by=inviter,
         token_hash=_hash(secret),
@@ -156,9 +156,9 @@ def record_refusal(error: InvitationError, *, request=None) -> None:
 def _check_existing_account(user: User, invitation: ColleagueInvitation) -> None:
     if user.email.lower() != invitation.email:
         raise InvitationError("wrong_account", invitation=invitation)
-    if user.role and user.role != invitation.role:
+    if not may_take_role(user, invitation.role):
         raise InvitationError("other_role", invitation=invitation)
-    if user.role == Role.LOCAL_LEAD and user.local_authority_id != invitation.local_authority_id:
+    if is_local_lead(user) and user.local_authority_id != invitation.local_authority_id:
         raise InvitationError("other_authority", invitation=invitation)
 
 

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 from django.urls import NoReverseMatch, reverse
 
-from portal.roles import Role
+from portal.roles import Role, role_of
 
 # (role, text, url name). Order is display order.
 NAVIGATION: list[tuple[str, str, str]] = [
@@ -41,9 +41,9 @@ class NavItem:
 
 
 def navigation_for(user, path: str) -> list[NavItem]:
-    if not user.is_authenticated or not user.is_active:
+    role = role_of(user)
+    if not role:
         return []
-    role = Role.ADMINISTRATOR if user.is_superuser else user.role
     links = []
     for item_role, text, url_name in NAVIGATION:
         if item_role != role:

@@ -30,3 +30,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-docs"),
     path("admin/", admin.site.urls),
 ]
+
+# Refusals (PermissionDenied) and missing pages use Django's handlers with templates/403.html
+# and 404.html; a server error renders templates/500.html without the request's context.
+handler500 = "portal.views.server_error"

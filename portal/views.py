@@ -7,9 +7,10 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.password_validation import validate_password
-from django.core.exceptions import ValidationError
-from django.http import JsonResponse
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpResponseServerError, JsonResponse
 from django.shortcuts import redirect, render
+from django.template import loader
 from django.urls import NoReverseMatch, reverse
 from django.utils.http import urlencode
 from django.views.decorators.cache import never_cache
@@ -19,7 +20,13 @@ from portal import invitations
 from portal.health import health_report
 from portal.navigation import navigation_for
 from portal.reports.overview import overview_figures
-from portal.roles import Role, is_administrator
+from portal.roles import (
+    is_employer_user,
+    may_invite_colleagues,
+    may_see_overview,
+    role_of,
+    role_requires_mfa,
+)
 
 
 def no_role(request):
@@ -41,7 +48,7 @@ def home(request):
             "portal/start.html",
             {"employer_registration_url": _url_or_none("employers:register")},
         )
-    if not request.user.role and not request.user.is_superuser:
+    if not role_of(request.user):
         return no_role(request)
     items = navigation_for(request.user, request.path)
     if items:
@@ -59,8 +66,8 @@ def _url_or_none(name: str) -> str | None:
 
 @login_required
 def overview(request):
-    if request.user.role != Role.NHS_TEAM and not is_administrator(request.user):
-        return render(request, "portal/forbidden.html", status=403)
+    if not may_see_overview(request.user):
+        raise PermissionDenied
     return render(request, "portal/overview.html", {"figures": overview_figures(request.user)})
 
 
@@ -69,6 +76,13 @@ def overview(request):
 def healthz(request):
     healthy, report = health_report()
     return JsonResponse(report, status=200 if healthy else 503)
+
+
+def server_error(request):
+    """The NHS.UK error page, rendered without the request's context processors or any query:
+    whatever broke the page (the database, a context processor) must not break this one."""
+    page = loader.get_template("500.html").render({"service_name": settings.SERVICE_NAME})
+    return HttpResponseServerError(page)
 
 
 def accessibility(request):
@@ -109,10 +123,10 @@ class InviteColleagueForm(forms.Form):
 @login_required
 def invite_colleague(request):
     user = request.user
-    if user.role not in (Role.LOCAL_LEAD, Role.EMPLOYER):
-        return render(request, "portal/forbidden.html", status=403)
+    if not may_invite_colleagues(user):
+        raise PermissionDenied
     employer_choices = None
-    if user.role == Role.EMPLOYER:
+    if is_employer_user(user):
         employer_choices = invitations.invitable_employers(user)
     form = InviteColleagueForm(request.POST or None, employer_choices=employer_choices)
     if request.method == "POST" and form.is_valid():
@@ -229,5 +243,5 @@ def colleague_invitation(request, token: str):
     return render(
         request,
         "portal/invitation_signup.html",
-        {"invitation": invitation, "form": form, "mfa_roles": settings.MFA_REQUIRED_ROLES},
+        {"invitation": invitation, "form": form, "needs_mfa": role_requires_mfa(invitation.role)},
     )

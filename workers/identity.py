@@ -10,7 +10,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 
 from portal import audit
-from portal.roles import Role, has_role, is_administrator
+from portal.roles import is_administrator, is_local_lead
 from workers.models import Employment, Worker
 from workers.validation import match_key
 
@@ -83,7 +83,7 @@ def may_settle(user, worker: Worker, records: list[Employment] | None = None) ->
     records is in their area (they may see all the values)."""
     if is_administrator(user):
         return True
-    if not has_role(user, Role.LOCAL_LEAD):
+    if not is_local_lead(user):
         return False
     records = _records(worker) if records is None else records
     return bool(records) and all(

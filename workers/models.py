@@ -6,7 +6,7 @@ from django.db import models
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
-from portal.roles import Role, is_administrator
+from portal.roles import is_administrator, is_employer_user, is_local_lead, is_nhs_team
 
 
 def employment_scope(user, prefix: str = "") -> Q | None:
@@ -19,9 +19,9 @@ def employment_scope(user, prefix: str = "") -> Q | None:
         return Q(pk__in=[])
     if is_administrator(user):
         return None
-    if user.role == Role.LOCAL_LEAD:
+    if is_local_lead(user):
         return Q(**{f"{prefix}employer__local_authority_id": user.local_authority_id})
-    if user.role == Role.EMPLOYER:
+    if is_employer_user(user):
         return Q(**{f"{prefix}employer__memberships__user": user})
     return Q(pk__in=[])
 
@@ -141,7 +141,7 @@ class EmploymentQuerySet(models.QuerySet):
 
         NHS team members count their region (or England); everyone else counts what they see.
         """
-        if user.is_authenticated and user.is_active and user.role == Role.NHS_TEAM:
+        if is_nhs_team(user):
             if user.region_code:
                 return self.filter(employer__local_authority__region_code=user.region_code)
             return self.all()

@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from portal import audit
 from portal.bulk import copy_column, copy_value, insert_rows, take_ids, update_rows
-from portal.roles import Role, is_administrator
+from portal.roles import is_administrator, may_act_for_employers, may_review_eligibility
 from workers import notifications
 from workers.models import (
     EligibilityDecision,
@@ -402,7 +402,7 @@ def run_reassessment(*, reassessment_id: int, chunk_size: int = CHUNK_SIZE) -> R
 
 
 def _require_lead(user) -> None:
-    if not (is_administrator(user) or (user.is_authenticated and user.role == Role.LOCAL_LEAD)):
+    if not may_review_eligibility(user):
         raise PermissionDenied("Only local leads decide eligibility.")
 
 
@@ -812,7 +812,7 @@ def answer_information_request(
 ) -> InformationRequest:
     """The employer's answer: corrects the employment if asked, returns it to the lead's
     queue re-assessed under the current rules, and emails the lead who asked."""
-    if user.role != Role.EMPLOYER and not is_administrator(user):
+    if not may_act_for_employers(user):
         raise PermissionDenied("Only the employer answers a local lead's question.")
     question = (
         InformationRequest.objects.visible_to(user)

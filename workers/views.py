@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 
 from portal.client_address import rate_limit_key
-from portal.roles import Role, is_administrator
+from portal.roles import may_act_for_employers, may_review_eligibility
 from portal.throttle import count_attempt
 from workers import identity, selectors, services
 from workers.forms import (
@@ -31,14 +31,6 @@ from workers.models import Employment, InformationRequest, Worker
 
 VERIFY_LIMIT = 20  # code checks per address per window
 VERIFY_WINDOW = 60 * 10  # seconds
-
-
-def _can_review(user) -> bool:
-    return is_administrator(user) or user.role == Role.LOCAL_LEAD
-
-
-def _forbidden(request):
-    return render(request, "portal/forbidden.html", status=403)
 
 
 @login_required
@@ -73,8 +65,6 @@ def worker_detail(request, pk: int):
             raise Http404("Not one of this worker's records you can see")
         try:
             identity.settle_identity(user=request.user, employment=chosen, request=request)
-        except PermissionDenied:
-            return _forbidden(request)
         except ValidationError as exc:
             error = exc.messages[0]
         else:
@@ -119,8 +109,8 @@ def _filter_form(request, data: QueryDict, *, one_employer: bool = False) -> Que
 
 @login_required
 def review_queue(request):
-    if not _can_review(request.user):
-        return _forbidden(request)
+    if not may_review_eligibility(request.user):
+        raise PermissionDenied
     form = _filter_form(request, request.GET)
     filters = form.filters()
     queryset = selectors.review_queue(request.user, filters)
@@ -178,8 +168,8 @@ def _bulk_set(request):
 def bulk_action(request, action: str):
     if action not in BULK_ACTIONS:
         raise Http404("No such action")
-    if not _can_review(request.user):
-        return _forbidden(request)
+    if not may_review_eligibility(request.user):
+        raise PermissionDenied
     queryset, filter_form, chosen_count = _bulk_set(request)
     rows = list(
         selectors.actionable(queryset)
@@ -283,7 +273,7 @@ def employment_review(request, pk: int):
         ),
         pk=pk,
     )
-    reviewer = _can_review(request.user)
+    reviewer = may_review_eligibility(request.user)
     current = employment.current_decision
     seen = {"seen_decision": current.pk if current else None}
     decide_form = DecisionForm(initial=seen)
@@ -370,8 +360,8 @@ def employment_review(request, pk: int):
 
 @login_required
 def question_list(request):
-    if request.user.role != Role.EMPLOYER and not is_administrator(request.user):
-        return _forbidden(request)
+    if not may_act_for_employers(request.user):
+        raise PermissionDenied
     page = Paginator(selectors.open_questions(request.user), 50).get_page(request.GET.get("page"))
     return render(request, "workers/question_list.html", {"page": page})
 
@@ -379,8 +369,8 @@ def question_list(request):
 @never_cache
 @login_required
 def question_answer(request, pk: int):
-    if request.user.role != Role.EMPLOYER and not is_administrator(request.user):
-        return _forbidden(request)
+    if not may_act_for_employers(request.user):
+        raise PermissionDenied
     question = get_object_or_404(
         InformationRequest.objects.visible_to(request.user).select_related(
             "employment__worker", "employment__employer", "asked_by"
