@@ -28,11 +28,12 @@ run: install
 	$(RUN_ENV) $(PY) manage.py seed_demo
 	$(RUN_ENV) PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho -f Procfile.dev start
 
-# Lint, then the whole suite. Uses PostgreSQL/Redis when DATABASE_URL/REDIS_URL are set.
+# Lint, then the whole suite on DATABASE_URL/REDIS_URL, or on a throwaway PostgreSQL cluster
+# and redis-server that tests/throwaway.py starts where they are installed and deletes after.
 test: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	DEBUG=$${DEBUG:-true} $(BIN)/pytest $(PYTEST_ARGS)
+	DEBUG=$${DEBUG:-true} $(PY) -m tests.throwaway $(PYTEST_ARGS)
 
 format: install
 	$(BIN)/ruff check --fix .

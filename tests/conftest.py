@@ -1,12 +1,12 @@
 """Shared fixtures: users of each role, and guards for the real services.
 
 A test that needs PostgreSQL, Redis or Chromium skips on a laptop without them, but under
-CI=true a missing service fails the run instead of skipping silently.
+CI=true a missing service fails the run instead of skipping silently, except PostgreSQL and
+Redis in the run on the embedded defaults (TEST_EMBEDDED=true), which leaves them out on purpose.
 """
 
 import contextlib
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -18,15 +18,18 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from tests import factories
+from tests import factories, throwaway
 
-IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+IN_CI = os.environ.get("CI", "").lower() in throwaway.TRUE
 
 
-def missing_service(reason: str):
-    if IN_CI:
+def missing_service(group: str, reason: str):
+    """Skip (fail under CI) a test of ``group`` (`throwaway.GROUPS`) whose service is missing."""
+    if throwaway.embedded() and group in (throwaway.POSTGRESQL, throwaway.REDIS):
+        reason = f"the embedded run ({throwaway.EMBEDDED}=true) leaves {group} out: {reason}"
+    elif IN_CI:
         pytest.fail(f"CI=true but {reason}", pytrace=False)
-    pytest.skip(reason)
+    pytest.skip(throwaway.skip_reason(group, reason))
 
 
 @pytest.fixture(autouse=True)
@@ -39,7 +42,7 @@ def fast_password_hashing(settings):
 def postgres(db):
     """Use in tests about constraints, locking or concurrency."""
     if connection.vendor != "postgresql":
-        missing_service("this test needs PostgreSQL (set DATABASE_URL)")
+        missing_service(throwaway.POSTGRESQL, "this test needs PostgreSQL (set DATABASE_URL)")
     return connection
 
 
@@ -47,21 +50,23 @@ def postgres(db):
 def redis_url():
     url = os.environ.get("REDIS_URL", "")
     if not url:
-        missing_service("this test needs Redis (set REDIS_URL)")
+        missing_service(throwaway.REDIS, "this test needs Redis (set REDIS_URL)")
     import redis
 
     try:
         redis.Redis.from_url(url, socket_connect_timeout=2).ping()
     except redis.RedisError as exc:
-        missing_service(f"Redis at {url} is not answering: {exc}")
+        missing_service(throwaway.REDIS, f"Redis at {url} is not answering: {exc}")
     return url
 
 
 @pytest.fixture(scope="session")
 def chromium_path():
-    path = shutil.which("chromium") or "/usr/bin/chromium"
-    if not os.path.exists(path):
-        missing_service("this test needs Debian's chromium (apt-get install chromium)")
+    path = throwaway.chromium()
+    if not path:
+        missing_service(
+            throwaway.CHROMIUM, "this test needs Debian's chromium (apt-get install chromium)"
+        )
     return path
 
 
@@ -111,7 +116,10 @@ ROOT = Path(__file__).resolve().parent.parent
 def database_url() -> str:
     """The URL of the database this test runs on (pytest-django's test_<name>)."""
     if connection.vendor != "postgresql":
-        missing_service("a real worker needs the test database on PostgreSQL (set DATABASE_URL)")
+        missing_service(
+            throwaway.POSTGRESQL,
+            "a real worker needs the test database on PostgreSQL (set DATABASE_URL)",
+        )
     conf = connection.settings_dict
     password = f":{conf['PASSWORD']}" if conf.get("PASSWORD") else ""
     return (
